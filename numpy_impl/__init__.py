@@ -1,0 +1,1 @@
+"""From-scratch NumPy implementations, every backward written by hand (ゼロから作る style)."""

@@ -1,0 +1,267 @@
+"""The three backends behind one small protocol, and discovery of frameworks and devices.
+
+A backend turns NumPy arrays into its own tensors on a device, calls a function, and
+returns a vector-Jacobian product: NumPy with the hand-written `<name>_backward`, torch
+with autograd, TensorFlow with GradientTape. Frameworks are imported lazily, the first
+time a backend is used, so `import shared` costs nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+BACKEND_NAMES = ("numpy", "torch", "tf")
+PACKAGES = {"numpy": "numpy_impl", "torch": "torch_impl", "tf": "tf_impl"}
+FRAMEWORK_MODULES = {"numpy": "numpy", "torch": "torch", "tf": "tensorflow"}
+
+
+@dataclass(frozen=True)
+class Impl:
+    """A forward function and, for NumPy, its hand-written backward."""
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any] | None = None
+
+
+def _is_float(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+class NumpyBackend:
+    name = "numpy"
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def versions(self) -> dict[str, str]:
+        return {"numpy": np.__version__}
+
+    def device_names(self) -> dict[str, str]:
+        return {"cpu": "CPU"}
+
+    def impl(self, concept) -> Impl:
+        module = importlib.import_module(f"numpy_impl.{concept.module}")
+        return Impl(getattr(module, concept.name), getattr(module, f"{concept.name}_backward"))
+
+    def tensor(self, value: np.ndarray, device: str):
+        return value
+
+    def to_numpy(self, value) -> np.ndarray:
+        return np.asarray(value)
+
+    def call(self, fn, inputs, kwargs, device):
+        return np.asarray(fn(**inputs, **kwargs))
+
+    def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
+        if impl.backward is None:
+            raise NotImplementedError("NumPy has no autodiff: this function has no backward")
+        out = np.asarray(impl.forward(**inputs, **kwargs))
+        grads = impl.backward(cotangent, **inputs, **kwargs)
+        if len(wrt) == 1:
+            grads = (grads,)
+        return out, {name: np.asarray(g) for name, g in zip(wrt, grads)}
+
+    def gpu_setup(self) -> dict[str, Any]:
+        return {}
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self):
+        self._torch = None
+
+    @property
+    def torch(self):
+        if self._torch is None:
+            self._torch = importlib.import_module("torch")
+        return self._torch
+
+    def devices(self) -> list[str]:
+        return ["cpu", "gpu"] if self.torch.cuda.is_available() else ["cpu"]
+
+    def versions(self) -> dict[str, str]:
+        v = {"torch": self.torch.__version__}
+        if self.torch.cuda.is_available():
+            v["cuda"] = str(self.torch.version.cuda)
+        return v
+
+    def device_names(self) -> dict[str, str]:
+        names = {"cpu": "CPU"}
+        if self.torch.cuda.is_available():
+            names["gpu"] = f"cuda:0 {self.torch.cuda.get_device_name(0)}"
+        return names
+
+    def impl(self, concept) -> Impl:
+        module = importlib.import_module(f"torch_impl.{concept.module}")
+        return Impl(getattr(module, concept.name))
+
+    def _device(self, device: str):
+        return self.torch.device("cuda" if device == "gpu" else "cpu")
+
+    def tensor(self, value: np.ndarray, device: str, requires_grad: bool = False):
+        # np.array copies into a contiguous array and, unlike ascontiguousarray, keeps 0-d as 0-d
+        t = self.torch.from_numpy(np.array(value)).to(self._device(device))
+        return t.requires_grad_(requires_grad)
+
+    def to_numpy(self, value) -> np.ndarray:
+        return value.detach().cpu().numpy()
+
+    def call(self, fn, inputs, kwargs, device):
+        tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
+                   for k, v in inputs.items()}
+        return self.to_numpy(fn(**tensors, **kwargs))
+
+    def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
+        torch = self.torch
+        tensors = {k: self.tensor(v, device, requires_grad=k in wrt) if isinstance(v, np.ndarray) else v
+                   for k, v in inputs.items()}
+        out = impl.forward(**tensors, **kwargs)
+        if not out.requires_grad:
+            # e.g. step(x) = (x > 0): no graph path, the derivative is 0 almost everywhere
+            return self.to_numpy(out), {k: np.zeros_like(inputs[k]) for k in wrt}
+        v = self.tensor(cotangent.astype(inputs[wrt[0]].dtype), device)
+        grads = torch.autograd.grad(out, [tensors[k] for k in wrt], grad_outputs=v,
+                                    allow_unused=True)
+        return self.to_numpy(out), {
+            k: np.zeros_like(inputs[k]) if g is None else self.to_numpy(g)
+            for k, g in zip(wrt, grads)}
+
+    def gpu_setup(self) -> dict[str, Any]:
+        """TF32 off, deterministic algorithms on; returns the state for the report."""
+        torch = self.torch
+        # cuBLAS reads this when its handle is created; it must be set before first use
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False  # torch's default is True for convolutions
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
+        return {"torch.backends.cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+                "torch.backends.cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+                "torch.deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """TensorFlow's C++ runtime prints start-up notes straight to file descriptor 2
+    before absl logging is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hide them."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _stderr_silenced():
+        return importlib.import_module("tensorflow")
+
+
+class TFBackend:
+    name = "tf"
+
+    def __init__(self):
+        self._tf = None
+
+    @property
+    def tf(self):
+        if self._tf is None:
+            self._tf = import_tensorflow()
+        return self._tf
+
+    def devices(self) -> list[str]:
+        return ["cpu", "gpu"] if self.tf.config.list_physical_devices("GPU") else ["cpu"]
+
+    def versions(self) -> dict[str, str]:
+        import keras
+        return {"tensorflow": self.tf.__version__, "keras": keras.__version__}
+
+    def device_names(self) -> dict[str, str]:
+        names = {"cpu": "CPU"}
+        gpus = self.tf.config.list_physical_devices("GPU")
+        if gpus:
+            names["gpu"] = gpus[0].name
+        return names
+
+    def impl(self, concept) -> Impl:
+        module = importlib.import_module(f"tf_impl.{concept.module}")
+        return Impl(getattr(module, concept.name))
+
+    def _device(self, device: str) -> str:
+        return "/GPU:0" if device == "gpu" else "/CPU:0"
+
+    def tensor(self, value: np.ndarray, device: str):
+        with self.tf.device(self._device(device)):
+            return self.tf.constant(value)
+
+    def to_numpy(self, value) -> np.ndarray:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+    def call(self, fn, inputs, kwargs, device):
+        tf = self.tf
+        with tf.device(self._device(device)):
+            tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
+                       for k, v in inputs.items()}
+            return self.to_numpy(fn(**tensors, **kwargs))
+
+    def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
+        tf = self.tf
+        with tf.device(self._device(device)):
+            tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
+                       for k, v in inputs.items()}
+            with tf.GradientTape() as tape:
+                for k in wrt:
+                    tape.watch(tensors[k])
+                out = impl.forward(**tensors, **kwargs)
+            v = self.tensor(cotangent.astype(inputs[wrt[0]].dtype), device)
+            grads = tape.gradient(out, [tensors[k] for k in wrt], output_gradients=v,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return self.to_numpy(out), {k: self.to_numpy(g) for k, g in zip(wrt, grads)}
+
+    def gpu_setup(self) -> dict[str, Any]:
+        tf = self.tf
+        # TF enables TF32 for matmul and conv by default on Ampere and newer
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        tf.config.experimental.enable_op_determinism()
+        return {"tf.tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
+                "tf.op_determinism": True}
+
+
+_CLASSES = {"numpy": NumpyBackend, "torch": TorchBackend, "tf": TFBackend}
+_CACHE: dict[str, Any] = {}
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(FRAMEWORK_MODULES[name]) is not None
+
+
+def get(name: str):
+    """The backend called `name`; raises ModuleNotFoundError if its framework is missing."""
+    if name not in _CLASSES:
+        raise ValueError(f"unknown backend {name!r}; choose from {BACKEND_NAMES}")
+    if not installed(name):
+        raise ModuleNotFoundError(f"backend {name!r} needs {FRAMEWORK_MODULES[name]}, which is not installed")
+    if name not in _CACHE:
+        _CACHE[name] = _CLASSES[name]()
+    return _CACHE[name]
+
+
+def discover(names=BACKEND_NAMES) -> tuple[list[Any], dict[str, str]]:
+    """The installed backends, and for each missing one the reason."""
+    found, missing = [], {}
+    for name in names:
+        if installed(name):
+            found.append(get(name))
+        else:
+            missing[name] = f"{FRAMEWORK_MODULES[name]} not installed"
+    return found, missing

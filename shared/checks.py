@@ -1,0 +1,54 @@
+"""Framework-neutral input checks used by every concept's validator.
+
+They look only at what NumPy arrays, torch tensors and TF tensors all expose the same
+way (`.shape`, a dtype name), so the three backends raise the same error for the same
+bad input, before any framework code runs.
+"""
+from __future__ import annotations
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def dtype_name(x) -> str:
+    """'float32' for numpy, torch ('torch.float32') and TF tensors alike."""
+    dtype = x.dtype
+    name = getattr(dtype, "name", None) or str(dtype)
+    return name.removeprefix("torch.")
+
+
+def shape_of(x) -> tuple[int, ...]:
+    return tuple(int(d) for d in x.shape)
+
+
+def require_float(concept: str, arg: str, x) -> None:
+    name = dtype_name(x)
+    if name not in FLOAT_DTYPES:
+        raise TypeError(f"{concept}: {arg} must be a floating-point array "
+                        f"(float32 or float64), got dtype {name}")
+
+
+def require_nonempty(concept: str, arg: str, x) -> None:
+    shape = shape_of(x)
+    if 0 in shape:
+        raise ValueError(f"{concept}: {arg} is empty (shape {shape}); "
+                         "an empty batch has no loss or softmax to compute")
+
+
+def require_min_rank(concept: str, arg: str, x, rank: int) -> None:
+    shape = shape_of(x)
+    if len(shape) < rank:
+        raise ValueError(f"{concept}: {arg} must have rank >= {rank}, "
+                         f"got rank {len(shape)} (shape {shape})")
+
+
+def normalize_axis(concept: str, axis: int, ndim: int) -> int:
+    if not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ValueError(f"{concept}: axis must be an int in [{-ndim}, {ndim - 1}] "
+                         f"for rank-{ndim} input, got {axis!r}")
+    return axis % ndim
+
+
+def require_choice(concept: str, arg: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{concept}: {arg} must be one of {tuple(choices)}, got {value!r}")

@@ -1,0 +1,51 @@
+"""sigmoid: the smooth step."""
+import numpy as np
+
+from shared import lazy
+from shared.concepts._elementwise import error_cases, standard_cases, validate_float
+from shared.spec import Case, Concept, Oracle
+
+
+def validate(x):
+    validate_float("sigmoid", x)
+
+
+def _closed_form(inputs):
+    x = inputs["x"]
+    with np.errstate(over="ignore"):  # exp(1000) = inf gives 1 / inf = 0, the right limit
+        return 1 / (1 + np.exp(-x))
+
+
+def _closed_form_grad(inputs, v):
+    # sigma'(x) = e^-x / (1 + e^-x)^2, an even function: evaluated at |x| it cannot overflow
+    e = np.exp(-np.abs(inputs["x"]))
+    return {"x": v * e / (1 + e) ** 2}
+
+
+def _cases():
+    return tuple(
+        Case(c.name, c.make, seed=c.seed, golden=_closed_form, golden_grad=_closed_form_grad)
+        for c in standard_cases()) + (
+        Case("saturated", lambda rng: {"x": np.array([-1000.0, -40.0, 40.0, 1000.0])},
+             golden=_closed_form, golden_grad=_closed_form_grad,
+             note="1 / (1 + exp(-x)) as written overflows at x = -1000 and its autodiff gradient is nan"),
+    )
+
+
+CONCEPT = Concept(
+    name="sigmoid",
+    module="activations",
+    math="s(x) = 1 / (1 + exp(-x));  s'(x) = s(x) (1 - s(x))",
+    japanese="シグモイド関数",
+    signature="sigmoid(x) -> same shape and dtype as x",
+    differentiable=("x",),
+    cases=_cases(),
+    validate=validate,
+    error_cases=error_cases("sigmoid"),
+    oracles=(
+        Oracle("numpy", "scipy.special.expit", lambda x: lazy.scipy_special().expit(x)),
+        Oracle("torch", "torch.sigmoid", lambda x: lazy.torch().sigmoid(x)),
+        Oracle("tf", "tf.math.sigmoid", lambda x: lazy.tf().math.sigmoid(x)),
+        Oracle("tf", "keras.activations.sigmoid", lambda x: lazy.keras().activations.sigmoid(x)),
+    ),
+)

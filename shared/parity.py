@@ -1,0 +1,266 @@
+"""The parity engine: run a case through a backend and compare against the reference.
+
+For one (concept, case, backend, dtype, device) it yields records for
+  forward        backend output vs the NumPy float64 reference
+  grad:<input>   backend VJP vs NumPy's hand-written backward in float64, with a
+                 seeded RANDOM cotangent (a summed output would hide errors: the
+                 summed gradient of softmax is exactly zero)
+  numeric:<input> (NumPy, float64) hand-written backward vs central finite differences
+  builtin:<api>  the framework's own API, value and gradients, vs the reference
+NumPy float64 is the reference, so for it `forward` and `grad` compare against the
+spec's independent golden values, where a case has them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from shared import tolerances
+from shared.backends import Impl
+from shared.spec import Case, Concept, Tolerance
+
+RECORD_KEYS = ("concept", "case", "backend", "device", "dtype", "check",
+               "max_abs_err", "max_rel_err", "atol", "rtol", "passed")
+
+
+@dataclass
+class Record:
+    concept: str
+    case: str
+    backend: str
+    device: str
+    dtype: str
+    check: str
+    max_abs_err: float | None
+    max_rel_err: float | None
+    atol: float
+    rtol: float
+    passed: bool
+    # not part of the JSON schema: how close to the limit (<= 1 passes), and why it failed
+    ratio: float = field(default=0.0, repr=False)
+    note: str = field(default="", repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k in RECORD_KEYS}
+
+
+@dataclass(frozen=True)
+class Task:
+    concept: Concept
+    case: Case
+    backend: str
+    dtype: str
+    device: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend}-{self.concept.name}-{self.case.name}-{self.dtype}-{self.device}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    max_abs_err: float
+    max_rel_err: float
+    passed: bool
+    ratio: float
+    note: str = ""
+
+
+def compare(got, want, tol: Tolerance) -> Comparison:
+    """Elementwise |got - want| <= atol + rtol * |want|. NaN never agrees with anything
+    (no spec expects a NaN); an infinity agrees only with the same infinity."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return Comparison(np.inf, np.inf, False, np.inf, f"shape {got.shape} != expected {want.shape}")
+    if np.isnan(got).any() or np.isnan(want).any():
+        return Comparison(np.inf, np.inf, False, np.inf, "NaN in output")
+    finite = np.isfinite(got) & np.isfinite(want)
+    if not np.array_equal(got[~finite], want[~finite]):
+        return Comparison(np.inf, np.inf, False, np.inf, "infinity where the reference is finite (or the reverse)")
+    diff = np.abs(got[finite] - want[finite])
+    scale = np.abs(want[finite])
+    max_abs = float(diff.max(initial=0.0))
+    nonzero = scale > 0
+    max_rel = float((diff[nonzero] / scale[nonzero]).max(initial=0.0))
+    ratio = float((diff / (tol.atol + tol.rtol * scale)).max(initial=0.0))
+    return Comparison(max_abs, max_rel, ratio <= 1.0, ratio)
+
+
+def merge(parts: list[Comparison]) -> Comparison:
+    return Comparison(max(p.max_abs_err for p in parts), max(p.max_rel_err for p in parts),
+                      all(p.passed for p in parts), max(p.ratio for p in parts),
+                      "; ".join(p.note for p in parts if p.note))
+
+
+def tolerance(concept: Concept, case: str, kind: str, dtype: str, device: str, backend: str) -> Tolerance:
+    for override in concept.overrides:
+        if override.matches(check=kind, case=case, dtype=dtype, backend=backend):
+            return override.tolerance
+    return tolerances.lookup(dtype, device, kind)
+
+
+def cast_inputs(inputs: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """Floating inputs in the dtype under test; integer labels stay integers."""
+    return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+            for k, v in inputs.items()}
+
+
+def upcast(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+            for k, v in inputs.items()}
+
+
+def cotangent_for(case: Case, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A seeded random cotangent, representable exactly in `dtype`."""
+    rng = np.random.default_rng([case.seed, 0xC07])
+    return np.asarray(rng.standard_normal(shape)).astype(dtype).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Reference:
+    inputs: dict[str, Any]        # what the backend sees, in the dtype under test
+    out: np.ndarray               # NumPy float64 on the same (rounded, upcast) inputs
+    grads: dict[str, np.ndarray]
+    cotangent: np.ndarray         # float64 values, exact in the dtype under test
+
+
+def reference(concept: Concept, case: Case, dtype: str, impl: Impl | None = None) -> Reference:
+    from shared.backends import get
+    numpy = get("numpy")
+    impl = impl or numpy.impl(concept)
+    inputs = cast_inputs(case.inputs(), dtype)
+    exact = upcast(inputs)
+    out = numpy.call(impl.forward, exact, case.kwargs, "cpu")
+    v = cotangent_for(case, out.shape, dtype)
+    grads = {}
+    if concept.differentiable:
+        _, grads = numpy.vjp(impl, exact, case.kwargs, concept.differentiable, v, "cpu")
+    return Reference(inputs, out, grads, v)
+
+
+def numeric_vjp(fn: Callable, inputs: dict[str, Any], kwargs, name: str, v: np.ndarray) -> np.ndarray:
+    """d<f(x), v>/dx by central differences in float64, one element at a time."""
+    x = inputs[name].astype(np.float64).copy()
+    args = dict(inputs)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        h = 1e-6 * max(1.0, abs(original))
+        x[i] = original + h
+        args[name] = x
+        f_plus = np.sum(np.asarray(fn(**args, **kwargs)) * v)
+        upper = x[i]
+        x[i] = original - h
+        f_minus = np.sum(np.asarray(fn(**args, **kwargs)) * v)
+        lower = x[i]
+        x[i] = original
+        grad[i] = (f_plus - f_minus) / (upper - lower)  # the step actually taken after rounding
+    return grad
+
+
+def _record(task: Task, check: str, tol: Tolerance, result: Comparison) -> Record:
+    return Record(task.concept.name, task.case.name, task.backend, task.device, task.dtype, check,
+                  result.max_abs_err, result.max_rel_err, tol.atol, tol.rtol, result.passed,
+                  result.ratio, result.note)
+
+
+def _failed(task: Task, check: str, tol: Tolerance, error: Exception) -> Record:
+    return Record(task.concept.name, task.case.name, task.backend, task.device, task.dtype, check,
+                  None, None, tol.atol, tol.rtol, False, np.inf, f"{type(error).__name__}: {error}")
+
+
+def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | None = None) -> list[Record]:
+    """Every record for one task. `impl` replaces the backend's implementation and
+    `reference_impl` the NumPy reference (the mutant tests use both)."""
+    from shared.backends import get
+    concept, case = task.concept, task.case
+    backend = get(task.backend)
+    if task.backend == "numpy" and impl is not None and reference_impl is None:
+        reference_impl = impl
+    records: list[Record] = []
+    try:
+        ref = reference(concept, case, task.dtype, reference_impl)
+    except Exception as error:  # no reference, nothing to compare: one failed record says why
+        tol = tolerance(concept, case.name, "forward", task.dtype, task.device, task.backend)
+        return [_failed(task, "forward", tol, error)]
+    impl = impl or backend.impl(concept)
+
+    def check(kind: str, name: str, measure: Callable[[Tolerance], Comparison]):
+        tol = tolerance(concept, case.name, kind, task.dtype, task.device, task.backend)
+        if concept.skip_reason(case.name, name):
+            return
+        try:
+            records.append(_record(task, name, tol, measure(tol)))
+        except Exception as error:  # a crash is a failed comparison, reported, not fatal
+            records.append(_failed(task, name, tol, error))
+
+    reference_is_self = task.backend == "numpy" and task.dtype == "float64"
+    if not reference_is_self:
+        _check_against_reference(task, backend, impl, ref, check)
+    else:
+        _check_golden(task, ref, check)
+        for name in concept.differentiable:
+            check("numeric", f"numeric:{name}", lambda tol, name=name: compare(
+                ref.grads[name],
+                numeric_vjp(impl.forward, upcast(ref.inputs), case.kwargs, name, ref.cotangent), tol))
+    for oracle in concept.oracles:
+        if oracle.backend == task.backend and oracle.applies(case):
+            check("builtin", f"builtin:{oracle.api}",
+                  lambda tol, oracle=oracle: _check_oracle(task, backend, oracle, ref, tol))
+    return records
+
+
+def _check_against_reference(task, backend, impl, ref, check):
+    concept, case = task.concept, task.case
+    if not concept.differentiable:
+        check("forward", "forward", lambda tol: compare(
+            backend.call(impl.forward, ref.inputs, case.kwargs, task.device), ref.out, tol))
+        return
+    # one backward pass serves the forward and every gradient record
+    cache: dict[str, Any] = {}
+
+    def vjp():
+        if "result" not in cache:
+            cache["result"] = backend.vjp(impl, ref.inputs, case.kwargs, concept.differentiable,
+                                          ref.cotangent, task.device)
+        return cache["result"]
+
+    check("forward", "forward", lambda tol: compare(vjp()[0], ref.out, tol))
+    for name in concept.differentiable:
+        check("grad", f"grad:{name}", lambda tol, name=name: compare(vjp()[1][name], ref.grads[name], tol))
+
+
+def _check_golden(task, ref, check):
+    case = task.case
+    exact = upcast(ref.inputs)
+    if case.golden is not None:
+        check("forward", "forward", lambda tol: compare(ref.out, case.golden(exact), tol))
+    if case.golden_grad is not None:
+        expected = case.golden_grad(exact, ref.cotangent)
+        for name, want in expected.items():
+            check("grad", f"grad:{name}", lambda tol, name=name, want=want: compare(ref.grads[name], want, tol))
+
+
+def _check_oracle(task, backend, oracle, ref, tol) -> Comparison:
+    concept, case = task.concept, task.case
+    if task.backend == "numpy" or not concept.differentiable or not oracle.differentiable:
+        out = backend.call(oracle.fn, ref.inputs, case.kwargs, task.device)
+        return compare(out, ref.out, tol)
+    out, grads = backend.vjp(Impl(oracle.fn), ref.inputs, case.kwargs, concept.differentiable,
+                             ref.cotangent, task.device)
+    return merge([compare(out, ref.out, tol)] +
+                 [compare(grads[k], ref.grads[k], tol) for k in concept.differentiable])
+
+
+def plan(concepts: Iterable[Concept], backends: Iterable[str], dtypes: Iterable[str],
+         devices: dict[str, list[str]]) -> list[Task]:
+    """Every task to run; `devices` maps a backend name to the devices it has."""
+    return [Task(concept, case, backend, dtype, device)
+            for concept in concepts
+            for case in concept.cases
+            for backend in backends
+            for dtype in dtypes
+            for device in devices[backend]]

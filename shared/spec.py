@@ -1,0 +1,168 @@
+"""The contract language: what every implementation of a concept must compute.
+
+A `Concept` names a function that exists under the same name in `numpy_impl`,
+`torch_impl` and `tf_impl`; its `Case`s are the inputs the parity engine feeds all
+three. Everything else (oracles, porting cases, tolerances, skips) hangs off the
+concept so that adding a concept means adding one spec file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Arrays = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Pass when |got - want| <= atol + rtol * |want| elementwise (numpy.allclose)."""
+
+    atol: float
+    rtol: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """One named, seeded input set.
+
+    `make(rng)` builds the inputs from a NumPy Generator seeded with `seed`, so the
+    three frameworks see the same draws. `golden` is an independent expected output
+    (a closed form or a published value), `golden_grad(inputs, cotangent)` an
+    independent expected vector-Jacobian product; both are checked against NumPy.
+    """
+
+    name: str
+    make: Callable[[np.random.Generator], dict[str, Any]]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    golden: Callable[[Arrays], np.ndarray] | None = None
+    golden_grad: Callable[[Arrays, np.ndarray], dict[str, np.ndarray]] | None = None
+    note: str = ""
+
+    def inputs(self) -> dict[str, Any]:
+        return self.make(np.random.default_rng(self.seed))
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """Bad input that every backend must reject with the same error type and message."""
+
+    name: str
+    make: Callable[[], dict[str, Any]]
+    error: type[Exception]
+    match: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """A framework's own API that must agree with our implementation.
+
+    `fn(**inputs, **kwargs)` receives the backend's tensors; it imports its framework
+    lazily so that reading the spec needs no framework. `applies(case)` restricts the
+    oracle to the cases whose semantics it shares. Its value and, when differentiable,
+    its gradients are compared.
+    """
+
+    backend: str
+    api: str
+    fn: Callable[..., Any]
+    applies: Callable[[Case], bool] = lambda case: True
+    differentiable: bool = True  # False where the framework defines no derivative
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a porting comparison: an API call in one framework."""
+
+    backend: str
+    code: str
+    fn: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class PortingCase:
+    """A default that differs between frameworks, measured.
+
+    `naive` is the port a reader would write first, `fixed` the port that agrees with
+    `reference`. `check` is "forward" or "grad:<input>" (then a seeded random cotangent
+    is used). The runner reports both differences; the tests require the naive one to
+    exceed the tolerance and the fixed one to stay inside it.
+    """
+
+    name: str
+    summary: str
+    make: Callable[[np.random.Generator], dict[str, Any]]
+    reference: Side
+    naive: Side
+    fixed: Side
+    check: str = "forward"
+    dtype: str = "float32"
+    seed: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Override:
+    """A tolerance that replaces the table entry where `check` (a kind: forward, grad,
+    numeric, builtin) and, when given, `case`, `dtype` and `backend` match."""
+
+    check: str
+    tolerance: Tolerance
+    case: str | None = None
+    dtype: str | None = None
+    backend: str | None = None
+
+    def matches(self, *, check: str, case: str, dtype: str, backend: str) -> bool:
+        return (self.check == check
+                and self.case in (None, case)
+                and self.dtype in (None, dtype)
+                and self.backend in (None, backend))
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A check that is not defined for a case, with the mathematical reason."""
+
+    case: str
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One function, three implementations, one contract.
+
+    The implementations are `<package>.<module>.<name>` in each of numpy_impl,
+    torch_impl and tf_impl; NumPy also has `<name>_backward(dy, **inputs, **kwargs)`
+    returning the gradient of each name in `differentiable`, in that order.
+    """
+
+    name: str
+    module: str
+    math: str
+    japanese: str
+    signature: str
+    differentiable: tuple[str, ...]
+    cases: tuple[Case, ...]
+    validate: Callable[..., None]
+    error_cases: tuple[ErrorCase, ...] = ()
+    oracles: tuple[Oracle, ...] = ()
+    porting: tuple[PortingCase, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    skips: tuple[Skip, ...] = ()
+
+    def case(self, name: str) -> Case:
+        for case in self.cases:
+            if case.name == name:
+                return case
+        raise KeyError(f"{self.name}: no case named {name!r}")
+
+    def skip_reason(self, case: str, check: str) -> str | None:
+        for skip in self.skips:
+            if skip.case == case and skip.check == check:
+                return skip.reason
+        return None

@@ -1,0 +1,52 @@
+"""The tolerance table: dtype x device x check kind, each entry with its reason.
+
+Every comparison passes when |got - want| <= atol + rtol * |want| elementwise. `want`
+is the NumPy float64 reference computed from the SAME inputs the backend saw (float32
+inputs are rounded first, then upcast), so the table measures only the arithmetic of
+the backend, never the rounding of the inputs. Concepts may override an entry for a
+named case, always with a reason (see `shared.spec.Override`).
+"""
+from __future__ import annotations
+
+from shared.spec import Tolerance
+
+F64_EPS = 2.22e-16
+F32_EPS = 1.19e-7
+
+TABLE: dict[tuple[str, str, str], Tolerance] = {
+    # float64: the same formula in another library differs only by the order of a few
+    # roundings; 1e-12 relative is ~4500 ulp, the atol covers outputs that are sums of
+    # O(1) terms cancelling to ~0 (softmax's VJP y * (v - <y, v>)), whose absolute
+    # error is a few ulp of the terms, not of the result.
+    ("float64", "cpu", "forward"): Tolerance(1e-14, 1e-12, "float64: a few ulp of O(1) terms per op; atol for results cancelling to ~0"),
+    ("float64", "cpu", "grad"): Tolerance(1e-14, 1e-12, "float64 backward: same formulas as forward, plus one cancellation in softmax-like VJPs"),
+    ("float64", "cpu", "builtin"): Tolerance(1e-14, 1e-12, "float64 framework kernels: vectorised exp/log/erf accurate to a few ulp"),
+    # Central differences with h = 1e-6 * max(1, |x|): truncation error O(h^2 f''') ~
+    # 1e-12, cancellation O(eps * |f| / h) ~ 1e-10 * |f|. 1e-7 leaves room for inputs
+    # of magnitude 1e3 (softmax overflow case) where |f|/h grows.
+    ("float64", "cpu", "numeric"): Tolerance(1e-7, 1e-6, "central differences: O(h^2) truncation + O(eps/h) cancellation, h = 1e-6 * max(1, |x|)"),
+    # float32: eps = 1.19e-7. Transcendentals in vectorised float32 kernels (SLEEF,
+    # Eigen, oneDNN) are accurate to <= 4 ulp; a chain of <= 10 ops gives <~ 40 ulp =
+    # 5e-6 relative; atol for values cancelling to ~0 as above.
+    ("float32", "cpu", "forward"): Tolerance(1e-6, 1e-5, "float32: <= 4 ulp per transcendental, <= 10 ops -> <~ 40 ulp; atol for ~0 results"),
+    ("float32", "cpu", "grad"): Tolerance(1e-6, 1e-5, "float32 backward: same op count as forward (autodiff replays the chain)"),
+    ("float32", "cpu", "builtin"): Tolerance(1e-6, 1e-5, "float32 framework kernels vs the float64 reference: rounding of the kernel only"),
+}
+
+# GPU kernels use other reduction orders and fast-math transcendentals (CUDA's
+# __expf-free but still ~2 ulp libm); TF32 is switched off by the backends, so float32
+# keeps 24 mantissa bits and the CPU budgets hold with 2x headroom. float64 on GPU
+# uses IEEE double arithmetic with fused multiply-add: same budget as CPU.
+for (dtype, _, kind), tol in list(TABLE.items()):
+    scale = 2.0 if dtype == "float32" else 1.0
+    TABLE[(dtype, "gpu", kind)] = Tolerance(
+        tol.atol * scale, tol.rtol * scale,
+        f"GPU (TF32 off): reduction order and FMA differ from CPU; {tol.reason}")
+
+
+def lookup(dtype: str, device: str, kind: str) -> Tolerance:
+    """The table entry for a comparison; `device` is 'cpu' or 'gpu'."""
+    try:
+        return TABLE[(dtype, device, kind)]
+    except KeyError:
+        raise KeyError(f"no tolerance for dtype={dtype} device={device} check={kind}") from None
