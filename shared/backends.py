@@ -179,8 +179,13 @@ class TFBackend:
             self._tf = import_tensorflow()
         return self._tf
 
+    def _gpus(self):
+        # on a machine without a GPU, TF's C++ runtime prints a cuInit error to fd 2 here
+        with _stderr_silenced():
+            return self.tf.config.list_physical_devices("GPU")
+
     def devices(self) -> list[str]:
-        return ["cpu", "gpu"] if self.tf.config.list_physical_devices("GPU") else ["cpu"]
+        return ["cpu", "gpu"] if self._gpus() else ["cpu"]
 
     def versions(self) -> dict[str, str]:
         import keras
@@ -188,7 +193,7 @@ class TFBackend:
 
     def device_names(self) -> dict[str, str]:
         names = {"cpu": "CPU"}
-        gpus = self.tf.config.list_physical_devices("GPU")
+        gpus = self._gpus()
         if gpus:
             names["gpu"] = gpus[0].name
         return names

@@ -1,0 +1,28 @@
+# Both targets set up everything they need: a .venv with the pinned versions, then run.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: parity test porting install clean
+
+parity: $(STAMP)  ## the main job: every concept, float64 and float32, CPU + any GPU
+	$(VENV)/bin/rosetta parity
+
+test: $(STAMP)  ## the whole test suite
+	$(VENV)/bin/python -m pytest
+
+porting: $(STAMP)  ## measure every documented framework difference
+	$(VENV)/bin/rosetta porting
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v[:2] == (3, 11) else f"dl-rosetta needs Python 3.11, found {v.major}.{v.minor}: make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[all,test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,81 @@
+"""The engine's own rules: how it compares, its cotangents and its finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from shared import parity, tolerances
+from shared.spec import Case, Tolerance
+
+TOL = Tolerance(1e-8, 1e-6, "test")
+
+
+def test_compare_passes_within_and_fails_outside_the_tolerance():
+    want = np.array([1.0, 100.0, 0.0])
+    assert parity.compare(want + [5e-7, 5e-5, 5e-9], want, TOL).passed
+    assert not parity.compare(want + [0, 2e-4, 0], want, TOL).passed  # 2e-6 relative at 100
+
+
+def test_compare_never_accepts_nan_even_against_nan():
+    nan = np.array([np.nan, 1.0])
+    result = parity.compare(nan, nan, TOL)
+    assert not result.passed and "NaN" in result.note
+
+
+def test_compare_accepts_an_infinity_only_against_the_same_infinity():
+    assert parity.compare(np.array([-np.inf, 1.0]), np.array([-np.inf, 1.0]), TOL).passed
+    assert not parity.compare(np.array([-np.inf, 1.0]), np.array([-20.0, 1.0]), TOL).passed
+
+
+def test_compare_rejects_a_shape_mismatch_instead_of_broadcasting():
+    assert not parity.compare(np.ones((3, 1)), np.ones(3), TOL).passed
+
+
+def test_relative_error_ignores_zero_references_but_the_abs_error_keeps_them():
+    result = parity.compare(np.array([1e-9, 2.0]), np.array([0.0, 2.0]), TOL)
+    assert result.max_abs_err == pytest.approx(1e-9) and result.max_rel_err == 0.0
+
+
+def test_cotangent_is_random_seeded_and_exact_in_the_dtype():
+    case = Case("c", lambda rng: {}, seed=5)
+    v = parity.cotangent_for(case, (50,), "float32")
+    assert np.unique(v).size == 50, "a constant cotangent (a .sum()) would hide errors"
+    assert np.array_equal(v, parity.cotangent_for(case, (50,), "float32"))
+    assert np.array_equal(v, v.astype(np.float32).astype(np.float64))
+
+
+@settings(max_examples=25, deadline=None)
+@given(arrays(np.float64, st.integers(1, 6), elements=st.floats(-3, 3)))
+def test_numeric_vjp_matches_a_closed_form_derivative(x):
+    # d<sin(x), v>/dx = v cos(x), independent of anything under test
+    v = np.linspace(-1, 1, x.size)
+    got = parity.numeric_vjp(lambda x: np.sin(x), {"x": x}, {}, "x", v)
+    np.testing.assert_allclose(got, v * np.cos(x), atol=1e-8, rtol=1e-7)  # O(h^2) + O(eps/h)
+
+
+def test_float32_reference_is_computed_from_the_rounded_inputs():
+    from shared.concepts import get
+    concept = get("softmax")
+    ref = parity.reference(concept, concept.case("batch"), "float32")
+    assert ref.inputs["x"].dtype == np.float32
+    expected = np.exp(ref.inputs["x"].astype(np.float64))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(ref.out, expected, rtol=1e-14)  # float64 arithmetic, rounded inputs
+
+
+def test_every_tolerance_has_a_reason_and_every_kind_and_device_is_covered():
+    for dtype in ("float64", "float32"):
+        for device in ("cpu", "gpu"):
+            for kind in ("forward", "grad", "builtin"):
+                assert tolerances.lookup(dtype, device, kind).reason
+    assert tolerances.lookup("float64", "cpu", "numeric").reason
+    with pytest.raises(KeyError, match="no tolerance"):
+        tolerances.lookup("float16", "cpu", "forward")
+
+
+def test_record_json_has_exactly_the_published_keys():
+    record = parity.Record("c", "k", "torch", "cpu", "float32", "forward", 0.0, 0.0, 1e-6, 1e-5, True)
+    assert tuple(record.to_json()) == parity.RECORD_KEYS == (
+        "concept", "case", "backend", "device", "dtype", "check",
+        "max_abs_err", "max_rel_err", "atol", "rtol", "passed")

@@ -1,0 +1,84 @@
+"""The engine has teeth: each mutant in mutants.py is flagged, by the checks we expect."""
+import numpy as np
+import pytest
+
+import numpy_impl.activations as np_act
+import numpy_impl.losses as np_losses
+from parity_tests import mutants
+from parity_tests.conftest import machine_skip
+from shared import parity
+from shared.backends import Impl
+from shared.concepts import get
+
+
+def _failed_checks(concept, reference_impl, backends=("numpy", "torch", "tf"), dtypes=("float64",)):
+    """The check kinds ('forward', 'grad', 'numeric', 'builtin') that failed, per backend."""
+    failed = set()
+    for backend in backends:
+        if machine_skip(backend):
+            continue
+        for case in concept.cases:
+            for dtype in dtypes:
+                task = parity.Task(concept, case, backend, dtype, "cpu")
+                with np.errstate(over="ignore", invalid="ignore"):  # let the mutant's nan flow
+                    records = parity.run_task(task, reference_impl=reference_impl,
+                                              impl=reference_impl if backend == "numpy" else None)
+                failed |= {(backend, case.name, r.check.split(":")[0]) for r in records if not r.passed}
+    return failed
+
+
+def test_correct_implementations_flag_nothing():
+    # the control: the same runs with the real implementations pass
+    concept = get("softmax")
+    assert _failed_checks(concept, Impl(np_act.softmax, np_act.softmax_backward)) == set()
+
+
+def test_softmax_without_max_shift_is_flagged_on_the_overflow_case():
+    concept = get("softmax")
+    failed = _failed_checks(concept, Impl(mutants.softmax_without_max_shift, np_act.softmax_backward))
+    # the golden value and scipy's softmax disagree with the nan the mutant returns
+    assert ("numpy", "overflow", "forward") in failed
+    assert ("numpy", "overflow", "builtin") in failed
+    # and the mutant is harmless where nothing overflows: the flag is specific
+    assert not {f for f in failed if f[1] == "book-example"}
+
+
+def test_cross_entropy_divided_by_the_wrong_n_is_flagged():
+    concept = get("cross_entropy")
+    failed = _failed_checks(concept, Impl(mutants.cross_entropy_divided_by_classes,
+                                          np_losses.cross_entropy_backward))
+    assert ("numpy", "book-examples", "forward") in failed  # the closed form 0.5108 + 2.3026 over 2
+    assert ("numpy", "labels", "numeric") in failed  # the backward no longer matches the forward
+    if not machine_skip("torch"):
+        assert ("torch", "logits-labels", "forward") in failed
+
+
+def test_relu_backward_with_inverted_mask_is_flagged():
+    concept = get("relu")
+    failed = _failed_checks(concept, Impl(np_act.relu, mutants.relu_backward_inverted_mask))
+    assert ("numpy", "random", "numeric") in failed  # finite differences disagree
+    assert ("numpy", "at-zero", "grad") in failed  # the golden gradient convention
+    if not machine_skip("torch"):
+        assert ("torch", "random", "grad") in failed  # autograd disagrees
+
+
+@pytest.mark.parametrize("backend", ["torch", "tf"])
+def test_a_framework_mutant_is_flagged_against_the_numpy_reference(backend):
+    if machine_skip(backend):
+        pytest.skip(f"{backend} not installed")
+    concept = get("softmax")
+    case = concept.case("batch")
+    # a framework port that forgets the axis and normalises over everything
+    records = parity.run_task(parity.Task(concept, case, backend, "float32", "cpu"),
+                              impl=Impl(lambda x, axis=-1: _normalise_all(backend, x)))
+    assert {r.check for r in records if not r.passed} >= {"forward", "grad:x"}
+
+
+def _normalise_all(backend, x):
+    if backend == "torch":
+        import torch
+        e = torch.exp(x - x.max())
+        return e / e.sum()
+    import tensorflow as tf
+    e = tf.exp(x - tf.reduce_max(x))
+    return e / tf.reduce_sum(e)

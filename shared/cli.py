@@ -1,0 +1,199 @@
+"""`rosetta`: run the parity suite, measure the porting cases, show a concept side by side."""
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from shared import backends, parity, report
+from shared.concepts import all_concepts, get
+
+DTYPES = ("float64", "float32")
+
+
+def _concepts(names):
+    if not names:
+        return all_concepts()
+    try:
+        return [get(name) for name in names]
+    except KeyError as error:
+        raise SystemExit(f"rosetta: {error.args[0]}") from None
+
+
+def cmd_parity(args, console: Console) -> int:
+    concepts = _concepts(args.concept)
+    active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
+    wanted = {"cpu": ("cpu",), "gpu": ("gpu",), "all": ("cpu", "gpu")}[args.device]
+    devices = {b.name: [d for d in b.devices() if d in wanted] for b in active}
+    gpu_state = {}
+    for backend in active:
+        if "gpu" in devices[backend.name]:
+            gpu_state.update(backend.gpu_setup())
+    meta = report.environment(active, missing, gpu_state)
+    _print_header(console, meta)
+    dtypes = [args.dtype] if args.dtype else list(DTYPES)
+    tasks = parity.plan(concepts, [b.name for b in active], dtypes, devices)
+    if not tasks:
+        console.print("[yellow]nothing to run[/] for the devices and backends asked for")
+        return 0
+    records = []
+    progress = Progress(TextColumn("{task.description:<52}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=Console(stderr=True, emoji=False), transient=True)
+    with progress:
+        bar = progress.add_task("parity", total=len(tasks))
+        for task in tasks:
+            progress.update(bar, description=task.id[:52])
+            records.extend(parity.run_task(task))
+            progress.advance(bar)
+    console.print(report.parity_table(records))
+    _print_summary(console, records, concepts)
+    if args.json:
+        report.write_json(args.json, meta, records)
+        console.print(f"wrote {len(records)} records to {args.json}")
+    return 0 if all(r.passed for r in records) else 1
+
+
+def _print_header(console: Console, meta: dict) -> None:
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    devices = ", ".join(f"{d['backend']}:{d['device']} ({d['name']})" for d in meta["devices"])
+    lines = [f"[bold]versions[/] {versions}", f"[bold]devices[/]  {devices}",
+             f"[bold]TF32[/]     {meta['tf32']}", f"[bold]determinism[/] {meta['determinism']}",
+             f"[bold]{meta['gpu']}[/]"]
+    for name, why in meta["missing_backends"].items():
+        lines.append(f"[yellow]backend {name} not run: {why}[/]")
+    console.print(Panel("\n".join(lines), title="rosetta parity", expand=False))
+
+
+def _print_summary(console: Console, records, concepts) -> None:
+    failed = [r for r in records if not r.passed]
+    for r in failed:
+        console.print(f"[red]FAIL[/] {r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device} {r.check}: "
+                      f"abs {report.fmt(r.max_abs_err)}, rel {report.fmt(r.max_rel_err)} "
+                      f"(atol {r.atol:.0e}, rtol {r.rtol:.0e}) {r.note}")
+    worst = report.worst_by_dtype(records)
+    summary = Table(title="Worst relative error per dtype and check kind", title_justify="left")
+    for column in ("dtype", "check", "max rel err", "max abs err", "where"):
+        summary.add_column(column)
+    for (dtype, kind), r in sorted(worst.items()):
+        summary.add_row(dtype, kind, report.fmt(r.max_rel_err), report.fmt(r.max_abs_err),
+                        f"{r.backend}-{r.concept}-{r.case} {r.check}")
+    console.print(summary)
+    skips = [(c.name, s) for c in concepts for s in c.skips]
+    for name, skip in skips:
+        console.print(f"[dim]declared skip: {name} {skip.case} {skip.check}: {skip.reason}[/]")
+    verdict = "[bold green]all passed[/]" if not failed else f"[bold red]{len(failed)} failed[/]"
+    console.print(f"{len(records)} comparisons, {verdict}")
+
+
+def cmd_porting(args, console: Console) -> int:
+    from shared import porting
+    results, not_run = [], []
+    for concept in _concepts(args.concept):
+        for case in concept.porting:
+            absent = [b for b in porting.needed_backends(case) if not backends.installed(b)]
+            if absent:
+                not_run.append(f"{concept.name} {case.name}: needs {', '.join(absent)}, not installed")
+                continue
+            results.append(porting.run(concept, case))
+    console.print(report.porting_table(results))
+    for line in not_run:
+        console.print(f"[yellow]not run: {line}[/]")
+    if args.json:
+        import json
+        Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=1) + "\n")
+        console.print(f"wrote {len(results)} porting results to {args.json}")
+    return 0 if all(r.shown for r in results) else 1
+
+
+def _function_source(package: str, module: str, name: str) -> str | None:
+    """A function's source read from its file, so `show` needs no framework installed."""
+    spec = importlib.util.find_spec(f"{package}.{module}")
+    if spec is None or spec.origin is None:
+        return None
+    text = Path(spec.origin).read_text()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_source_segment(text, node)
+    return None
+
+
+def cmd_show(args, console: Console) -> int:
+    try:
+        concept = get(args.name)
+    except KeyError as error:
+        console.print(f"[red]{error.args[0]}[/]")
+        return 2
+    header = (f"[bold]{concept.name}[/] — {concept.japanese}\n\n{concept.math}\n\n"
+              f"[dim]signature[/] {concept.signature}\n[dim]gradients w.r.t.[/] "
+              f"{', '.join(concept.differentiable) or 'none'}")
+    console.print(Panel(header, title=f"rosetta show {concept.name}", expand=True))
+    columns = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
+    code = []
+    for backend, package in backends.PACKAGES.items():
+        names = [concept.name] + ([f"{concept.name}_backward"] if backend == "numpy" else [])
+        sources = [_function_source(package, concept.module, n) for n in names]
+        text = "\n\n".join(s for s in sources if s) or f"# {package}.{concept.module}.{concept.name} not found"
+        columns.add_column(f"{package}.{concept.module}", ratio=1)
+        code.append(Syntax(text, "python", theme="ansi_dark", word_wrap=True, background_color="default"))
+    columns.add_row(*code)
+    console.print(columns)
+    extras = []
+    if concept.oracles:
+        extras.append("[bold]built-in oracles[/] " + ", ".join(f"{o.backend}: {o.api}" for o in concept.oracles))
+    for case in concept.porting:
+        extras.append(f"[bold]porting[/] {case.name}: {case.summary}")
+    if extras:
+        console.print(Panel(Group(*extras), expand=True))
+    return 0
+
+
+def cmd_list(args, console: Console) -> int:
+    table = Table(title="Concepts", title_justify="left")
+    for column in ("concept", "module", "日本語", "cases", "oracles", "porting cases"):
+        table.add_column(column)
+    for c in all_concepts():
+        table.add_row(c.name, c.module, c.japanese, str(len(c.cases)), str(len(c.oracles)), str(len(c.porting)))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("parity", help="compare NumPy, PyTorch and TensorFlow on every case")
+    p.add_argument("--concept", nargs="+", metavar="NAME", help="only these concepts (default: all)")
+    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="all",
+                   help="cpu, gpu, or all devices the frameworks see (default)")
+    p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: float64 and float32)")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these backends")
+    p.add_argument("--json", metavar="PATH", help="write {meta, records} as JSON")
+    p.set_defaults(run=cmd_parity)
+    p = sub.add_parser("porting", help="measure the framework differences the specs document")
+    p.add_argument("--concept", nargs="+", metavar="NAME")
+    p.add_argument("--json", metavar="PATH")
+    p.set_defaults(run=cmd_porting)
+    p = sub.add_parser("show", help="a concept's math and its three implementations side by side")
+    p.add_argument("name")
+    p.set_defaults(run=cmd_show)
+    p = sub.add_parser("list", help="the concepts and how many cases, oracles and porting cases each has")
+    p.set_defaults(run=cmd_list)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    # emoji off: check names like "numeric:x:" would otherwise turn into emoji codes
+    console = Console(emoji=False) if sys.stdout.isatty() else Console(width=120, emoji=False)
+    return args.run(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Tables, JSON and the header that says what was run where."""
+from __future__ import annotations
+
+import json
+import platform
+from collections import defaultdict
+from pathlib import Path
+
+from rich import box
+from rich.table import Table
+
+from shared.parity import Record
+
+
+def environment(active: list, missing: dict[str, str], gpu_state: dict) -> dict:
+    """The report's `meta`: versions, devices, TF32 state and what GPU parity ran."""
+    versions = {"python": platform.python_version()}
+    devices = []
+    for backend in active:
+        versions.update(backend.versions())
+        for device, name in backend.device_names().items():
+            devices.append({"backend": backend.name, "device": device, "name": name})
+    has_gpu = any(d["device"] == "gpu" for d in devices)
+    if has_gpu:
+        gpus = sorted({f"{d['backend']} {d['name']}" for d in devices if d["device"] == "gpu"})
+        gpu = f"GPU parity run on {', '.join(gpus)}: TF32 off, deterministic algorithms on"
+    else:
+        gpu = "GPU parity not run: no GPU"
+    tf32 = {k: v for k, v in gpu_state.items() if "tf32" in k or "float_32" in k} or "not applicable: no GPU"
+    determinism = {k: v for k, v in gpu_state.items() if "determin" in k} or "not applicable: no GPU"
+    return {"versions": versions, "devices": devices, "tf32": tf32, "determinism": determinism,
+            "gpu": gpu, "missing_backends": missing}
+
+
+def write_json(path: str | Path, meta: dict, records: list[Record]) -> None:
+    payload = {"meta": meta, "records": [_finite(r.to_json()) for r in records]}
+    Path(path).write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+
+
+def _finite(record: dict) -> dict:
+    # an infinite error (NaN in an output, a crash) is written as null: JSON has no inf
+    for key in ("max_abs_err", "max_rel_err"):
+        if record[key] is not None and record[key] == float("inf"):
+            record[key] = None
+    return record
+
+
+def fmt(value: float | None) -> str:
+    """'—' where nothing could be compared (a crash), 'inf' for an infinite difference."""
+    if value is None:
+        return "—"
+    return "inf" if value == float("inf") else f"{value:.1e}"
+
+
+def parity_table(records: list[Record]) -> Table:
+    """One row per concept x backend x device x dtype, with its worst comparison."""
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for r in records:
+        groups[(r.concept, r.backend, r.device, r.dtype)].append(r)
+    table = Table(title="Parity: the worst comparison of each row, against its tolerance",
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("concept", "backend", "device", "dtype", "passed", "worst check",
+                   "abs err", "rel err", "atol/rtol", ""):
+        table.add_column(column, justify="right" if "err" in column else "left", no_wrap=True,
+                         max_width=26 if column == "worst check" else None)
+    for (concept, backend, device, dtype), rows in groups.items():
+        worst = max(rows, key=lambda r: r.ratio)
+        passed = sum(r.passed for r in rows)
+        ok = passed == len(rows)
+        table.add_row(concept, backend, device, dtype, f"{passed}/{len(rows)}",
+                      f"{worst.case} {worst.check}", fmt(worst.max_abs_err), fmt(worst.max_rel_err),
+                      f"{worst.atol:.0e}/{worst.rtol:.0e}",
+                      "[green]ok[/]" if ok else "[bold red]FAIL[/]")
+    return table
+
+
+def worst_by_dtype(records: list[Record]) -> dict[tuple[str, str], Record]:
+    """Worst relative error per (dtype, check kind): the figures a closing note quotes."""
+    worst: dict[tuple[str, str], Record] = {}
+    for r in records:
+        key = (r.dtype, r.check.split(":")[0])
+        if r.max_rel_err is not None and (key not in worst or r.max_rel_err > worst[key].max_rel_err):
+            worst[key] = r
+    return worst
+
+
+def porting_table(results) -> Table:
+    table = Table(title="Porting cases: the naive port vs the fixed one, measured", title_justify="left",
+                  show_lines=True)
+    for column in ("concept / case", "naive port", "max abs err", "fixed port", "max abs err", ""):
+        table.add_column(column, justify="right" if "err" in column else "left",
+                         overflow="fold", max_width=40 if "port" in column else None)
+    for res in results:
+        table.add_row(f"{res.concept}\n{res.case.name}\n[dim]{res.case.check}, {res.case.dtype}[/]",
+                      f"{res.case.naive.backend}: {res.case.naive.code}", fmt(res.naive.max_abs_err),
+                      f"{res.case.fixed.backend}: {res.case.fixed.code}", fmt(res.fixed.max_abs_err),
+                      "[green]shown[/]" if res.shown else "[bold red]NOT SHOWN[/]")
+    return table
