@@ -5,6 +5,7 @@ import argparse
 import ast
 import importlib.util
 import sys
+import textwrap
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -53,6 +54,8 @@ def cmd_parity(args, console: Console) -> int:
             progress.update(bar, description=task.id[:52])
             records.extend(parity.run_task(task))
             progress.advance(bar)
+    if args.verbose:
+        console.print(report.records_table(records))
     console.print(report.parity_table(records))
     _print_summary(console, records, concepts)
     if args.json:
@@ -78,13 +81,13 @@ def _print_summary(console: Console, records, concepts) -> None:
         console.print(f"[red]FAIL[/] {r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device} {r.check}: "
                       f"abs {report.fmt(r.max_abs_err)}, rel {report.fmt(r.max_rel_err)} "
                       f"(atol {r.atol:.0e}, rtol {r.rtol:.0e}) {r.note}")
-    worst = report.worst_by_dtype(records)
-    summary = Table(title="Worst relative error per dtype and check kind", title_justify="left")
-    for column in ("dtype", "check", "max rel err", "max abs err", "where"):
-        summary.add_column(column)
+    worst = report.closest_by_kind(records)
+    summary = Table(title="Closest to its tolerance, per dtype and check kind", title_justify="left")
+    for column in ("dtype", "check", "used", "abs err", "rel err", "atol/rtol", "where"):
+        summary.add_column(column, no_wrap=column != "where")
     for (dtype, kind), r in sorted(worst.items()):
-        summary.add_row(dtype, kind, report.fmt(r.max_rel_err), report.fmt(r.max_abs_err),
-                        f"{r.backend}-{r.concept}-{r.case} {r.check}")
+        summary.add_row(dtype, kind, f"{r.ratio:.0%}", report.fmt(r.max_abs_err), report.fmt(r.max_rel_err),
+                        f"{r.atol:.0e}/{r.rtol:.0e}", f"{r.backend}-{r.concept}-{r.case} {r.check}")
     console.print(summary)
     skips = [(c.name, s) for c in concepts for s in c.skips]
     for name, skip in skips:
@@ -125,6 +128,28 @@ def _function_source(package: str, module: str, name: str) -> str | None:
     return None
 
 
+def _fit(code: str, width: int) -> str:
+    """Re-wrap source for a narrow column, keeping its shape: long comments become
+    several comment lines, long code lines and bracket continuations hang 4 spaces in."""
+    lines, depth, statement_indent = [], 0, ""
+    for line in code.splitlines():
+        text = line.strip()
+        if depth == 0:
+            statement_indent = line[:len(line) - len(text)]
+        indent = statement_indent + "    " if depth else statement_indent
+        if "  # " in text and not text.startswith("#"):  # a trailing comment goes above its code
+            text, comment = text.split("  # ", 1)
+            lines += textwrap.wrap(comment, width, initial_indent=indent + "# ", subsequent_indent=indent + "# ")
+        if text.startswith("#"):
+            lines += textwrap.wrap(text.lstrip("# "), width, initial_indent=indent + "# ",
+                                   subsequent_indent=indent + "# ")
+            continue
+        lines += textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=statement_indent + "    ",
+                               break_on_hyphens=False) or [""]
+        depth = max(0, depth + sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}"))
+    return "\n".join(lines)
+
+
 def cmd_show(args, console: Console) -> int:
     try:
         concept = get(args.name)
@@ -136,13 +161,15 @@ def cmd_show(args, console: Console) -> int:
               f"{', '.join(concept.differentiable) or 'none'}")
     console.print(Panel(header, title=f"rosetta show {concept.name}", expand=True))
     columns = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
+    width = (console.width - 6) // 3
     code = []
     for backend, package in backends.PACKAGES.items():
         names = [concept.name] + ([f"{concept.name}_backward"] if backend == "numpy" else [])
         sources = [_function_source(package, concept.module, n) for n in names]
         text = "\n\n".join(s for s in sources if s) or f"# {package}.{concept.module}.{concept.name} not found"
         columns.add_column(f"{package}.{concept.module}", ratio=1)
-        code.append(Syntax(text, "python", theme="ansi_dark", word_wrap=True, background_color="default"))
+        code.append(Syntax(_fit(text, width), "python", theme="ansi_dark", word_wrap=True,
+                           background_color="default"))
     columns.add_row(*code)
     console.print(columns)
     extras = []
@@ -175,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: float64 and float32)")
     p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these backends")
     p.add_argument("--json", metavar="PATH", help="write {meta, records} as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list every comparison")
     p.set_defaults(run=cmd_parity)
     p = sub.add_parser("porting", help="measure the framework differences the specs document")
     p.add_argument("--concept", nargs="+", metavar="NAME")

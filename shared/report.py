@@ -58,11 +58,11 @@ def parity_table(records: list[Record]) -> Table:
     for r in records:
         groups[(r.concept, r.backend, r.device, r.dtype)].append(r)
     table = Table(title="Parity: the worst comparison of each row, against its tolerance",
-                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     for column in ("concept", "backend", "device", "dtype", "passed", "worst check",
                    "abs err", "rel err", "atol/rtol", ""):
-        table.add_column(column, justify="right" if "err" in column else "left", no_wrap=True,
-                         max_width=26 if column == "worst check" else None)
+        table.add_column(column, justify="right" if "err" in column else "left",
+                         no_wrap=column != "worst check", max_width=24 if column == "worst check" else None)
     for (concept, backend, device, dtype), rows in groups.items():
         worst = max(rows, key=lambda r: r.ratio)
         passed = sum(r.passed for r in rows)
@@ -74,12 +74,26 @@ def parity_table(records: list[Record]) -> Table:
     return table
 
 
-def worst_by_dtype(records: list[Record]) -> dict[tuple[str, str], Record]:
-    """Worst relative error per (dtype, check kind): the figures a closing note quotes."""
+def records_table(records: list[Record]) -> Table:
+    """Every comparison, one line each."""
+    table = Table(title="Every comparison", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("test id", "check", "abs err", "rel err", "atol/rtol", ""):
+        table.add_column(column, justify="right" if "err" in column else "left")
+    for r in records:
+        table.add_row(f"{r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device}", r.check,
+                      fmt(r.max_abs_err), fmt(r.max_rel_err), f"{r.atol:.0e}/{r.rtol:.0e}",
+                      "[green]ok[/]" if r.passed else "[bold red]FAIL[/]")
+    return table
+
+
+def closest_by_kind(records: list[Record]) -> dict[tuple[str, str], Record]:
+    """Per (dtype, check kind), the comparison closest to its tolerance (largest
+    |err| / (atol + rtol |want|)). Max relative error alone would be dominated by
+    references that are ~0, where only the absolute error means anything."""
     worst: dict[tuple[str, str], Record] = {}
     for r in records:
         key = (r.dtype, r.check.split(":")[0])
-        if r.max_rel_err is not None and (key not in worst or r.max_rel_err > worst[key].max_rel_err):
+        if key not in worst or r.ratio > worst[key].ratio:
             worst[key] = r
     return worst
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from shared import checks, lazy
-from shared.concepts.cross_entropy import BOOK_LOG_GUARD, REDUCTIONS
+from shared.concepts.cross_entropy import BOOK_LOG_GUARD, REDUCTIONS, reduce_tf
 from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
@@ -42,11 +42,6 @@ def _extreme_closed_form(inputs):
 
 def _from_logits(case):
     return case.kwargs.get("from_logits", False)
-
-
-def _reduce_tf(loss, reduction):
-    tf = lazy.tf()
-    return {"mean": tf.reduce_mean, "sum": tf.reduce_sum}.get(reduction, lambda v: v)(loss)
 
 
 def _keras_bce_object(**kw):
@@ -92,7 +87,7 @@ CONCEPT = Concept(
                applies=_from_logits),
         Oracle("tf", "tf.nn.sigmoid_cross_entropy_with_logits",
                lambda y, t, from_logits=True, reduction="mean":
-               _reduce_tf(lazy.tf().nn.sigmoid_cross_entropy_with_logits(labels=t, logits=y), reduction),
+               reduce_tf(lazy.tf().nn.sigmoid_cross_entropy_with_logits(labels=t, logits=y), reduction),
                applies=_from_logits),
     ),
     porting=(

@@ -125,7 +125,8 @@ CASES = (
 )
 
 
-def _reduce_tf(loss, reduction):
+def reduce_tf(loss, reduction):
+    """A per-example TF loss reduced as `reduction` says (shared by the loss oracles)."""
     tf = lazy.tf()
     return {"mean": tf.reduce_mean, "sum": tf.reduce_sum}.get(reduction, lambda v: v)(loss)
 
@@ -148,14 +149,14 @@ def _torch_nll_of_guarded_log(y, t, reduction="mean", **_):
 def _tf_softmax_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
     tf = lazy.tf()
     loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.cast(t, y.dtype), logits=y, axis=axis)
-    return _reduce_tf(loss, reduction)
+    return reduce_tf(loss, reduction)
 
 
 def _tf_sparse_softmax_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
     tf = lazy.tf()
     y = tf.experimental.numpy.moveaxis(y, axis, -1)  # TF: classes on the last axis
     loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=t, logits=y)
-    return _reduce_tf(loss, reduction)
+    return reduce_tf(loss, reduction)
 
 
 def _keras_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
@@ -167,7 +168,7 @@ def _keras_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
         # Keras' sparse form supports only axis=-1: classes move last
         y = lazy.tf().experimental.numpy.moveaxis(y, axis, -1)
         loss = keras.losses.sparse_categorical_crossentropy(t, y, from_logits=True)
-    return _reduce_tf(loss, reduction)
+    return reduce_tf(loss, reduction)
 
 
 def _porting_logits(rng):
