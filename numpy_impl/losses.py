@@ -60,8 +60,8 @@ def cross_entropy_backward(dy, y, t, *, from_logits=False, axis=-1, reduction="m
     axis, kind = ce_spec.validate(y, t, axis=axis, reduction=reduction, log_guard=log_guard,
                                   label_range=_label_range(t))
     t = _targets(y, t, kind, axis)
-    per_example_shape = np.delete(np.array(y.shape), axis)
-    d_example = np.expand_dims(_unreduce(dy, tuple(per_example_shape), reduction, y.dtype), axis)
+    per_example_shape = y.shape[:axis] + y.shape[axis + 1:]
+    d_example = np.expand_dims(_unreduce(dy, per_example_shape, reduction, y.dtype), axis)
     if from_logits:
         # d/dx -sum_k t_k log softmax(x)_k = softmax(x) sum_k t_k - t  (= y - t for one-hot)
         return d_example * (softmax(y, axis=axis) * t.sum(axis=axis, keepdims=True) - t)

@@ -67,8 +67,8 @@ class NumpyBackend:
             grads = (grads,)
         return out, {name: np.asarray(g) for name, g in zip(wrt, grads)}
 
-    def gpu_setup(self) -> dict[str, Any]:
-        return {}
+    def gpu_setup(self) -> dict[str, dict[str, Any]]:
+        return {"tf32": {}, "determinism": {}}
 
 
 class TorchBackend:
@@ -133,7 +133,7 @@ class TorchBackend:
             k: np.zeros_like(inputs[k]) if g is None else self.to_numpy(g)
             for k, g in zip(wrt, grads)}
 
-    def gpu_setup(self) -> dict[str, Any]:
+    def gpu_setup(self) -> dict[str, dict[str, Any]]:
         """TF32 off, deterministic algorithms on; returns the state for the report."""
         torch = self.torch
         # cuBLAS reads this when its handle is created; it must be set before first use
@@ -142,15 +142,16 @@ class TorchBackend:
         torch.backends.cudnn.allow_tf32 = False  # torch's default is True for convolutions
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True)
-        return {"torch.backends.cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-                "torch.backends.cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-                "torch.deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+        return {"tf32": {"torch.backends.cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+                         "torch.backends.cudnn.allow_tf32": torch.backends.cudnn.allow_tf32},
+                "determinism": {"torch.deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}}
 
 
 @contextlib.contextmanager
 def _stderr_silenced():
-    """TensorFlow's C++ runtime prints start-up notes straight to file descriptor 2
-    before absl logging is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hide them."""
+    """TensorFlow's C++ runtime prints start-up notes (and, without a GPU, a cuInit
+    error) straight to file descriptor 2 before absl logging is initialised, so
+    TF_CPP_MIN_LOG_LEVEL cannot hide them."""
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
@@ -164,7 +165,11 @@ def _stderr_silenced():
 def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _stderr_silenced():
-        return importlib.import_module("tensorflow")
+        tf = importlib.import_module("tensorflow")
+        # the device platforms initialise on first use, whoever comes first (Keras, an
+        # op, a device query): do it here, quietly, once
+        tf.config.list_physical_devices()
+    return tf
 
 
 class TFBackend:
@@ -180,9 +185,7 @@ class TFBackend:
         return self._tf
 
     def _gpus(self):
-        # on a machine without a GPU, TF's C++ runtime prints a cuInit error to fd 2 here
-        with _stderr_silenced():
-            return self.tf.config.list_physical_devices("GPU")
+        return self.tf.config.list_physical_devices("GPU")
 
     def devices(self) -> list[str]:
         return ["cpu", "gpu"] if self._gpus() else ["cpu"]
@@ -233,13 +236,13 @@ class TFBackend:
                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return self.to_numpy(out), {k: self.to_numpy(g) for k, g in zip(wrt, grads)}
 
-    def gpu_setup(self) -> dict[str, Any]:
+    def gpu_setup(self) -> dict[str, dict[str, Any]]:
         tf = self.tf
         # TF enables TF32 for matmul and conv by default on Ampere and newer
         tf.config.experimental.enable_tensor_float_32_execution(False)
         tf.config.experimental.enable_op_determinism()
-        return {"tf.tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
-                "tf.op_determinism": True}
+        return {"tf32": {"tf.tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled()},
+                "determinism": {"tf.op_determinism": True}}
 
 
 _CLASSES = {"numpy": NumpyBackend, "torch": TorchBackend, "tf": TFBackend}

@@ -6,6 +6,8 @@ bad input, before any framework code runs.
 """
 from __future__ import annotations
 
+import numbers
+
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
@@ -47,6 +49,11 @@ def normalize_axis(concept: str, axis: int, ndim: int) -> int:
         raise ValueError(f"{concept}: axis must be an int in [{-ndim}, {ndim - 1}] "
                          f"for rank-{ndim} input, got {axis!r}")
     return axis % ndim
+
+
+def require_nonnegative(concept: str, arg: str, value) -> None:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{concept}: {arg} must be a number >= 0, got {value!r}")
 
 
 def require_choice(concept: str, arg: str, value, choices) -> None:

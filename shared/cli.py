@@ -34,10 +34,11 @@ def cmd_parity(args, console: Console) -> int:
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
     wanted = {"cpu": ("cpu",), "gpu": ("gpu",), "all": ("cpu", "gpu")}[args.device]
     devices = {b.name: [d for d in b.devices() if d in wanted] for b in active}
-    gpu_state = {}
+    gpu_state = {"tf32": {}, "determinism": {}}
     for backend in active:
         if "gpu" in devices[backend.name]:
-            gpu_state.update(backend.gpu_setup())
+            for key, state in backend.gpu_setup().items():
+                gpu_state[key].update(state)
     meta = report.environment(active, missing, gpu_state)
     _print_header(console, meta)
     dtypes = [args.dtype] if args.dtype else list(DTYPES)
@@ -110,8 +111,7 @@ def cmd_porting(args, console: Console) -> int:
     for line in not_run:
         console.print(f"[yellow]not run: {line}[/]")
     if args.json:
-        import json
-        Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=1) + "\n")
+        report.write_porting_json(args.json, results)
         console.print(f"wrote {len(results)} porting results to {args.json}")
     return 0 if all(r.shown for r in results) else 1
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from shared.parity import Record
 
 
-def environment(active: list, missing: dict[str, str], gpu_state: dict) -> dict:
+def environment(active: list, missing: dict[str, str], gpu_state: dict[str, dict]) -> dict:
     """The report's `meta`: versions, devices, TF32 state and what GPU parity ran."""
     versions = {"python": platform.python_version()}
     devices = []
@@ -26,8 +26,8 @@ def environment(active: list, missing: dict[str, str], gpu_state: dict) -> dict:
         gpu = f"GPU parity run on {', '.join(gpus)}: TF32 off, deterministic algorithms on"
     else:
         gpu = "GPU parity not run: no GPU"
-    tf32 = {k: v for k, v in gpu_state.items() if "tf32" in k or "float_32" in k} or "not applicable: no GPU"
-    determinism = {k: v for k, v in gpu_state.items() if "determin" in k} or "not applicable: no GPU"
+    tf32 = gpu_state["tf32"] or "not applicable: no GPU"
+    determinism = gpu_state["determinism"] or "not applicable: no GPU"
     return {"versions": versions, "devices": devices, "tf32": tf32, "determinism": determinism,
             "gpu": gpu, "missing_backends": missing}
 
@@ -35,6 +35,10 @@ def environment(active: list, missing: dict[str, str], gpu_state: dict) -> dict:
 def write_json(path: str | Path, meta: dict, records: list[Record]) -> None:
     payload = {"meta": meta, "records": [_finite(r.to_json()) for r in records]}
     Path(path).write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+
+
+def write_porting_json(path: str | Path, results) -> None:
+    Path(path).write_text(json.dumps([r.to_json() for r in results], indent=1, allow_nan=False) + "\n")
 
 
 def _finite(record: dict) -> dict:

@@ -138,7 +138,8 @@ class Concept:
 
     The implementations are `<package>.<module>.<name>` in each of numpy_impl,
     torch_impl and tf_impl; NumPy also has `<name>_backward(dy, **inputs, **kwargs)`
-    returning the gradient of each name in `differentiable`, in that order.
+    returning the gradient of each name in `differentiable`, in that order. All three
+    call the spec module's `validate` first, so bad input fails the same way everywhere.
     """
 
     name: str
@@ -148,7 +149,6 @@ class Concept:
     signature: str
     differentiable: tuple[str, ...]
     cases: tuple[Case, ...]
-    validate: Callable[..., None]
     error_cases: tuple[ErrorCase, ...] = ()
     oracles: tuple[Oracle, ...] = ()
     porting: tuple[PortingCase, ...] = ()

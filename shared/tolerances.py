@@ -33,10 +33,10 @@ TABLE: dict[tuple[str, str, str], Tolerance] = {
     ("float32", "cpu", "builtin"): Tolerance(1e-6, 1e-5, "float32 framework kernels vs the float64 reference: rounding of the kernel only"),
 }
 
-# GPU kernels use other reduction orders and fast-math transcendentals (CUDA's
-# __expf-free but still ~2 ulp libm); TF32 is switched off by the backends, so float32
-# keeps 24 mantissa bits and the CPU budgets hold with 2x headroom. float64 on GPU
-# uses IEEE double arithmetic with fused multiply-add: same budget as CPU.
+# GPU kernels reduce in other orders and CUDA's libm transcendentals are accurate to
+# ~2 ulp; TF32 is switched off by the backends, so float32 keeps its 24 mantissa bits
+# and the CPU budgets get 2x headroom. float64 on GPU is IEEE double arithmetic with
+# fused multiply-add: the CPU budget.
 for (dtype, _, kind), tol in list(TABLE.items()):
     scale = 2.0 if dtype == "float32" else 1.0
     TABLE[(dtype, "gpu", kind)] = Tolerance(

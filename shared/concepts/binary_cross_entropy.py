@@ -16,8 +16,7 @@ def validate(y, t, *, reduction="mean", log_guard=BOOK_LOG_GUARD):
     if checks.shape_of(t) != checks.shape_of(y):
         raise ValueError(f"{concept}: t must have y's shape {checks.shape_of(y)}, "
                          f"got shape {checks.shape_of(t)}")
-    if log_guard < 0:
-        raise ValueError(f"{concept}: log_guard must be a number >= 0, got {log_guard!r}")
+    checks.require_nonnegative(concept, "log_guard", log_guard)
 
 
 def _probs(rng):
@@ -71,7 +70,6 @@ CONCEPT = Concept(
              {"from_logits": True}, golden=_extreme_closed_form,
              note="log(sigmoid(-100)) written naively is log(0) in float32"),
     ),
-    validate=validate,
     error_cases=(
         ErrorCase("shape-mismatch", lambda: {"y": np.full((2, 3), 0.5), "t": np.ones((3, 2))},
                   ValueError, r"binary_cross_entropy: t must have y's shape \(2, 3\), got shape \(3, 2\)"),

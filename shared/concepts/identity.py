@@ -16,7 +16,6 @@ CONCEPT = Concept(
     signature="identity(x) -> a copy of x",
     differentiable=("x",),
     cases=standard_cases(),
-    validate=validate,
     error_cases=error_cases("identity"),
     oracles=(
         Oracle("torch", "torch.nn.Identity", lambda x: lazy.torch().nn.Identity()(x)),

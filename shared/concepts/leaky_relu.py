@@ -37,7 +37,6 @@ CONCEPT = Concept(
     cases=standard_cases() + (
         Case("slope-0.2", lambda rng: {"x": 2 * rng.standard_normal((4, 5))}, {"negative_slope": 0.2}, seed=4),
     ),
-    validate=validate,
     error_cases=error_cases("leaky_relu"),
     oracles=(
         Oracle("torch", "F.leaky_relu",

@@ -34,7 +34,6 @@ CONCEPT = Concept(
              golden=lambda i: np.array(0.0975), note="ゼロから作る 4.2.1: 0.0975"),
         Case("random", _random, seed=41),
     ),
-    validate=validate,
     error_cases=(
         ErrorCase("shape-mismatch", lambda: {"y": np.zeros(3), "t": np.zeros(4)},
                   ValueError, r"mean_squared_error: t must have y's shape \(3,\), got shape \(4,\)"),

@@ -30,7 +30,6 @@ CONCEPT = Concept(
              golden_grad=lambda i, v: {"x": v * (i["x"] > 0)},
              note="the book's backward mask x <= 0 gives gradient 0 at x = 0"),
     ),
-    validate=validate,
     error_cases=error_cases("relu"),
     oracles=(
         Oracle("torch", "torch.relu", lambda x: lazy.torch().relu(x)),

@@ -33,7 +33,6 @@ CONCEPT = Concept(
         Case("one-hot", _one_hot, seed=51),
         Case("overflow", lambda rng: {"x": np.array([[1010.0, 1000.0, 990.0]]), "t": np.array([0])}),
     ),
-    validate=validate,
     error_cases=(
         ErrorCase("shape-mismatch", lambda: {"x": np.zeros((2, 3)), "t": np.array([0, 1, 2])},
                   ValueError, r"softmax_with_loss: t must have x's shape"),

@@ -22,7 +22,6 @@ CONCEPT = Concept(
              golden=lambda i: np.array([0.0, 0.0, 1.0]),
              note="h(0) = 0, as the book's x > 0"),
     ),
-    validate=validate,
     error_cases=error_cases("step"),
     skips=(
         Skip("at-zero", "numeric:x",
