@@ -1,6 +1,5 @@
 """Bad input: every backend raises the same error type with the same message, from the
 concept's one shared validator, before any framework code runs."""
-import numpy as np
 import pytest
 
 from parity_tests.conftest import param
@@ -20,8 +19,7 @@ def _params():
 def test_bad_input_is_rejected_clearly(concept, error_case, backend_name):
     backend = backends.get(backend_name)
     fn = backend.impl(concept).forward
-    inputs = {k: backend.tensor(v, "cpu") if isinstance(v, np.ndarray) else v
-              for k, v in error_case.make().items()}
+    inputs = backend.convert(error_case.make(), "cpu")
     with pytest.raises(error_case.error, match=error_case.match) as info:
         fn(**inputs, **error_case.kwargs)
     assert str(info.value).startswith(f"{concept.name}: "), "the message must name the concept"

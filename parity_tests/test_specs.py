@@ -33,7 +33,7 @@ def test_same_name_same_signature_in_every_package(concept, backend):
     assert inspect.signature(backends.get(backend).impl(concept).forward) == reference
 
 
-@pytest.mark.parametrize("concept", CONCEPTS, ids=lambda c: c.name)
+@pytest.mark.parametrize("concept", [c for c in CONCEPTS if c.differentiable], ids=lambda c: c.name)
 def test_numpy_backward_takes_the_forward_arguments_after_dy(concept):
     impl = backends.get("numpy").impl(concept)
     forward = list(inspect.signature(impl.forward).parameters)

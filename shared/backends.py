@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shared.trees import tree_map
+
 BACKEND_NAMES = ("numpy", "torch", "tf")
 PACKAGES = {"numpy": "numpy_impl", "torch": "torch_impl", "tf": "tf_impl"}
 FRAMEWORK_MODULES = {"numpy": "numpy", "torch": "torch", "tf": "tensorflow"}
@@ -27,10 +29,6 @@ class Impl:
 
     forward: Callable[..., Any]
     backward: Callable[..., Any] | None = None
-
-
-def _is_float(a) -> bool:
-    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
 
 
 class NumpyBackend:
@@ -47,7 +45,8 @@ class NumpyBackend:
 
     def impl(self, concept) -> Impl:
         module = importlib.import_module(f"numpy_impl.{concept.module}")
-        return Impl(getattr(module, concept.name), getattr(module, f"{concept.name}_backward"))
+        # optimizer steps and train steps have no `_backward`: nothing is differentiated
+        return Impl(getattr(module, concept.fn_name), getattr(module, f"{concept.fn_name}_backward", None))
 
     def tensor(self, value: np.ndarray, device: str):
         return value
@@ -55,8 +54,14 @@ class NumpyBackend:
     def to_numpy(self, value) -> np.ndarray:
         return np.asarray(value)
 
+    def scope(self, device: str):
+        return contextlib.nullcontext()
+
+    def convert(self, tree, device):
+        return tree
+
     def call(self, fn, inputs, kwargs, device):
-        return np.asarray(fn(**inputs, **kwargs))
+        return tree_map(self.to_numpy, fn(**inputs, **kwargs))
 
     def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
         if impl.backward is None:
@@ -100,7 +105,7 @@ class TorchBackend:
 
     def impl(self, concept) -> Impl:
         module = importlib.import_module(f"torch_impl.{concept.module}")
-        return Impl(getattr(module, concept.name))
+        return Impl(getattr(module, concept.fn_name))
 
     def _device(self, device: str):
         return self.torch.device("cuda" if device == "gpu" else "cpu")
@@ -111,16 +116,22 @@ class TorchBackend:
         return t.requires_grad_(requires_grad)
 
     def to_numpy(self, value) -> np.ndarray:
-        return value.detach().cpu().numpy()
+        if isinstance(value, self.torch.Tensor):
+            return value.detach().cpu().numpy()
+        return np.asarray(value)  # a Python number kept in a state, like Adam's step count
+
+    def scope(self, device: str):
+        return contextlib.nullcontext()  # torch places by tensor, not by scope
+
+    def convert(self, tree, device):
+        return tree_map(lambda v: self.tensor(v, device) if isinstance(v, np.ndarray) else v, tree)
 
     def call(self, fn, inputs, kwargs, device):
-        tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
-                   for k, v in inputs.items()}
-        return self.to_numpy(fn(**tensors, **kwargs))
+        return tree_map(self.to_numpy, fn(**self.convert(inputs, device), **kwargs))
 
     def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
         torch = self.torch
-        tensors = {k: self.tensor(v, device, requires_grad=k in wrt) if isinstance(v, np.ndarray) else v
+        tensors = {k: self.tensor(v, device, requires_grad=True) if k in wrt else self.convert(v, device)
                    for k, v in inputs.items()}
         out = impl.forward(**tensors, **kwargs)
         if not out.requires_grad:
@@ -203,7 +214,7 @@ class TFBackend:
 
     def impl(self, concept) -> Impl:
         module = importlib.import_module(f"tf_impl.{concept.module}")
-        return Impl(getattr(module, concept.name))
+        return Impl(getattr(module, concept.fn_name))
 
     def _device(self, device: str) -> str:
         return "/GPU:0" if device == "gpu" else "/CPU:0"
@@ -215,18 +226,20 @@ class TFBackend:
     def to_numpy(self, value) -> np.ndarray:
         return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
+    def scope(self, device: str):
+        return self.tf.device(self._device(device))
+
+    def convert(self, tree, device):
+        return tree_map(lambda v: self.tensor(v, device) if isinstance(v, np.ndarray) else v, tree)
+
     def call(self, fn, inputs, kwargs, device):
-        tf = self.tf
-        with tf.device(self._device(device)):
-            tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
-                       for k, v in inputs.items()}
-            return self.to_numpy(fn(**tensors, **kwargs))
+        with self.scope(device):
+            return tree_map(self.to_numpy, fn(**self.convert(inputs, device), **kwargs))
 
     def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
         tf = self.tf
-        with tf.device(self._device(device)):
-            tensors = {k: self.tensor(v, device) if isinstance(v, np.ndarray) else v
-                       for k, v in inputs.items()}
+        with self.scope(device):
+            tensors = self.convert(inputs, device)
             with tf.GradientTape() as tape:
                 for k in wrt:
                     tape.watch(tensors[k])

@@ -59,3 +59,31 @@ def require_nonnegative(concept: str, arg: str, value) -> None:
 def require_choice(concept: str, arg: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"{concept}: {arg} must be one of {tuple(choices)}, got {value!r}")
+
+
+def require_rank(concept: str, arg: str, x, ranks: tuple[int, ...], what: str = "") -> None:
+    shape = shape_of(x)
+    if len(shape) not in ranks:
+        expected = " or ".join(str(r) for r in ranks)
+        raise ValueError(f"{concept}: {arg} must have rank {expected}{what}, "
+                         f"got rank {len(shape)} (shape {shape})")
+
+
+def require_shape(concept: str, arg: str, x, shape: tuple[int, ...], why: str) -> None:
+    got = shape_of(x)
+    if got != tuple(shape):
+        raise ValueError(f"{concept}: {arg} must have shape {tuple(shape)} ({why}), got shape {got}")
+
+
+def require_number_in(concept: str, arg: str, value, lo: float, hi: float, *, hi_open: bool = False) -> None:
+    """lo <= value <= hi (or < hi with hi_open)."""
+    inside = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+              and lo <= value and (value < hi if hi_open else value <= hi))
+    if not inside:
+        interval = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
+        raise ValueError(f"{concept}: {arg} must be a number in {interval}, got {value!r}")
+
+
+def require_bool(concept: str, arg: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{concept}: {arg} must be True or False, got {value!r}")

@@ -20,6 +20,7 @@ import numpy as np
 from shared import tolerances
 from shared.backends import Impl
 from shared.spec import Case, Concept, Tolerance
+from shared.trees import flatten, tree_map
 
 RECORD_KEYS = ("concept", "case", "backend", "device", "dtype", "check",
                "max_abs_err", "max_rel_err", "atol", "rtol", "passed")
@@ -66,6 +67,11 @@ class Comparison:
     passed: bool
     ratio: float
     note: str = ""
+    atol: float | None = None  # the absolute tolerance applied, where `scaled` made it differ
+
+
+def _failure(note: str) -> Comparison:
+    return Comparison(np.inf, np.inf, False, np.inf, note)
 
 
 def compare(got, want, tol: Tolerance) -> Comparison:
@@ -74,25 +80,45 @@ def compare(got, want, tol: Tolerance) -> Comparison:
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
-        return Comparison(np.inf, np.inf, False, np.inf, f"shape {got.shape} != expected {want.shape}")
+        return _failure(f"shape {got.shape} != expected {want.shape}")
     if np.isnan(got).any() or np.isnan(want).any():
-        return Comparison(np.inf, np.inf, False, np.inf, "NaN in output")
+        return _failure("NaN in output")
     finite = np.isfinite(got) & np.isfinite(want)
     if not np.array_equal(got[~finite], want[~finite]):
-        return Comparison(np.inf, np.inf, False, np.inf, "infinity where the reference is finite (or the reverse)")
+        return _failure("infinity where the reference is finite (or the reverse)")
     diff = np.abs(got[finite] - want[finite])
     scale = np.abs(want[finite])
+    atol = tol.atol * float(scale.max(initial=0.0)) if tol.scaled else tol.atol
     max_abs = float(diff.max(initial=0.0))
     nonzero = scale > 0
     max_rel = float((diff[nonzero] / scale[nonzero]).max(initial=0.0))
-    ratio = float((diff / (tol.atol + tol.rtol * scale)).max(initial=0.0))
-    return Comparison(max_abs, max_rel, ratio <= 1.0, ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all-zero array compared with scaled atol
+        ratios = np.where(diff > 0, diff / (atol + tol.rtol * scale), 0.0)
+    ratio = float(ratios.max(initial=0.0))
+    return Comparison(max_abs, max_rel, ratio <= 1.0, ratio, atol=atol)
+
+
+def compare_leaves(got: dict[str, Any], want: dict[str, Any], tol: Tolerance) -> dict[str, Comparison]:
+    """`compare` for every leaf path of `want`; a leaf that is missing fails."""
+    missing = _failure("missing from the output")
+    return {path: compare(got[path], w, tol) if path in got else missing for path, w in want.items()}
+
+
+def output_leaves(concept: Concept, out) -> dict[str, Any]:
+    """An output by leaf path: '' for a single array, the names in `concept.outputs`
+    for a tuple (`param`, `state.m`, ...)."""
+    if concept.outputs:
+        if not isinstance(out, (tuple, list)) or len(out) != len(concept.outputs):
+            raise TypeError(f"{concept.name} must return a tuple ({', '.join(concept.outputs)})")
+        out = dict(zip(concept.outputs, out))
+    return flatten(out)
 
 
 def merge(parts: list[Comparison]) -> Comparison:
+    worst = max(parts, key=lambda p: p.ratio)
     return Comparison(max(p.max_abs_err for p in parts), max(p.max_rel_err for p in parts),
-                      all(p.passed for p in parts), max(p.ratio for p in parts),
-                      "; ".join(p.note for p in parts if p.note))
+                      all(p.passed for p in parts), worst.ratio,
+                      "; ".join(p.note for p in parts if p.note), worst.atol)
 
 
 def tolerance(concept: Concept, case: str, kind: str, dtype: str, device: str, backend: str) -> Tolerance:
@@ -102,15 +128,18 @@ def tolerance(concept: Concept, case: str, kind: str, dtype: str, device: str, b
     return tolerances.lookup(dtype, device, kind)
 
 
+def _cast(dtype: str):
+    return lambda v: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+
+
 def cast_inputs(inputs: dict[str, Any], dtype: str) -> dict[str, Any]:
-    """Floating inputs in the dtype under test; integer labels stay integers."""
-    return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-            for k, v in inputs.items()}
+    """Floating inputs (at any depth of a tree) in the dtype under test; integer labels
+    and Python numbers stay as they are."""
+    return tree_map(_cast(dtype), inputs)
 
 
 def upcast(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-            for k, v in inputs.items()}
+    return tree_map(_cast("float64"), inputs)
 
 
 def cotangent_for(seed: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -122,9 +151,9 @@ def cotangent_for(seed: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Reference:
     inputs: dict[str, Any]        # what the backend sees, in the dtype under test
-    out: np.ndarray               # NumPy float64 on the same (rounded, upcast) inputs
+    out: Any                      # NumPy float64 on the same (rounded, upcast) inputs
     grads: dict[str, np.ndarray]
-    cotangent: np.ndarray         # float64 values, exact in the dtype under test
+    cotangent: np.ndarray | None  # float64 values, exact in the dtype under test
 
 
 def reference(concept: Concept, case: Case, dtype: str, impl: Impl | None = None) -> Reference:
@@ -134,36 +163,46 @@ def reference(concept: Concept, case: Case, dtype: str, impl: Impl | None = None
     inputs = cast_inputs(case.inputs(), dtype)
     exact = upcast(inputs)
     out = numpy.call(impl.forward, exact, case.kwargs, "cpu")
-    v = cotangent_for(case.seed, out.shape, dtype)
-    grads = {}
-    if concept.differentiable:
+    v, grads = None, {}
+    if concept.differentiable:  # differentiable functions return one array
+        v = cotangent_for(case.seed, out.shape, dtype)
         _, grads = numpy.vjp(impl, exact, case.kwargs, concept.differentiable, v, "cpu")
     return Reference(inputs, out, grads, v)
 
 
-def numeric_vjp(fn: Callable, inputs: dict[str, Any], kwargs, name: str, v: np.ndarray) -> np.ndarray:
-    """d<f(x), v>/dx by central differences in float64, one element at a time."""
-    x = inputs[name].astype(np.float64).copy()
-    args = dict(inputs)
+def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """df/dx of a scalar f by central differences in float64, one element at a time."""
+    x = x.astype(np.float64).copy()
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         original = x[i]
         h = 1e-6 * max(1.0, abs(original))
         x[i] = original + h
-        args[name] = x
-        f_plus = np.sum(np.asarray(fn(**args, **kwargs)) * v)
+        f_plus = f(x)
         upper = x[i]
         x[i] = original - h
-        f_minus = np.sum(np.asarray(fn(**args, **kwargs)) * v)
+        f_minus = f(x)
         lower = x[i]
         x[i] = original
         grad[i] = (f_plus - f_minus) / (upper - lower)  # the step actually taken after rounding
     return grad
 
 
+def numeric_vjp(fn: Callable, inputs: dict[str, Any], kwargs, name: str, v: np.ndarray) -> np.ndarray:
+    """d<f(x), v>/dx by central differences in float64."""
+    args = dict(inputs)
+
+    def inner_product(x):
+        args[name] = x
+        return np.sum(np.asarray(fn(**args, **kwargs)) * v)
+
+    return central_differences(inner_product, inputs[name])
+
+
 def _record(task: Task, check: str, tol: Tolerance, result: Comparison) -> Record:
+    atol = tol.atol if result.atol is None else result.atol
     return Record(task.concept.name, task.case.name, task.backend, task.device, task.dtype, check,
-                  result.max_abs_err, result.max_rel_err, tol.atol, tol.rtol, result.passed,
+                  result.max_abs_err, result.max_rel_err, atol, tol.rtol, result.passed,
                   result.ratio, result.note)
 
 
@@ -177,9 +216,12 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     `reference_impl` the NumPy reference (the mutant tests use both)."""
     from shared.backends import get
     concept, case = task.concept, task.case
-    backend = get(task.backend)
     if task.backend == "numpy" and impl is not None and reference_impl is None:
         reference_impl = impl
+    if concept.steps:
+        from shared import training
+        return training.run_task(task, impl=impl, reference_impl=reference_impl)
+    backend = get(task.backend)
     records: list[Record] = []
     try:
         ref = reference(concept, case, task.dtype, reference_impl)
@@ -213,11 +255,28 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     return records
 
 
+def _check_leaves(check, concept, got: Callable[[], Any], want):
+    """One record per output leaf: `forward` for one array, `forward:<path>` for a tuple.
+    `got()` runs once, inside the first check, so that a crash becomes a record."""
+    want = output_leaves(concept, want)
+    cache: dict[str, dict] = {}
+
+    def measure(path):
+        def run(tol):
+            if "got" not in cache:
+                cache["got"] = output_leaves(concept, got())
+            return compare_leaves(cache["got"], {path: want[path]}, tol)[path]
+        return run
+
+    for path in want:
+        check("forward", f"forward:{path}" if path else "forward", measure(path))
+
+
 def _check_against_reference(task, backend, impl, ref, check):
     concept, case = task.concept, task.case
     if not concept.differentiable:
-        check("forward", "forward", lambda tol: compare(
-            backend.call(impl.forward, ref.inputs, case.kwargs, task.device), ref.out, tol))
+        _check_leaves(check, concept, lambda: backend.call(impl.forward, ref.inputs, case.kwargs, task.device),
+                      ref.out)
         return
     # one backward pass serves the forward and every gradient record
     cache: dict[str, Any] = {}
@@ -237,7 +296,7 @@ def _check_golden(task, ref, check):
     case = task.case
     exact = upcast(ref.inputs)
     if case.golden is not None:
-        check("forward", "forward", lambda tol: compare(ref.out, case.golden(exact), tol))
+        _check_leaves(check, task.concept, lambda: ref.out, case.golden(exact))
     if case.golden_grad is not None:
         expected = case.golden_grad(exact, ref.cotangent)
         for name, want in expected.items():
@@ -248,7 +307,8 @@ def _check_oracle(task, backend, oracle, ref, tol) -> Comparison:
     concept, case = task.concept, task.case
     if task.backend == "numpy" or not concept.differentiable or not oracle.differentiable:
         out = backend.call(oracle.fn, ref.inputs, case.kwargs, task.device)
-        return compare(out, ref.out, tol)
+        want = output_leaves(concept, ref.out)
+        return merge(list(compare_leaves(output_leaves(concept, out), want, tol).values()))
     out, grads = backend.vjp(Impl(oracle.fn), ref.inputs, case.kwargs, concept.differentiable,
                              ref.cotangent, task.device)
     return merge([compare(out, ref.out, tol)] +

@@ -17,11 +17,17 @@ Arrays = Mapping[str, np.ndarray]
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Pass when |got - want| <= atol + rtol * |want| elementwise (numpy.allclose)."""
+    """Pass when |got - want| <= atol + rtol * |want| elementwise (numpy.allclose).
+
+    With `scaled`, atol is relative to the largest |want| of the compared array: a
+    norm-wise bound, for arrays whose rounding comes from sums over many terms and so
+    scales with the array's magnitude (an optimizer's second moments are ~1e-9 where
+    the parameters are ~1; a fixed atol would be meaningless for one or the other)."""
 
     atol: float
     rtol: float
     reason: str
+    scaled: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,21 @@ class Skip:
 class Concept:
     """One function, three implementations, one contract.
 
-    The implementations are `<package>.<module>.<name>` in each of numpy_impl,
-    torch_impl and tf_impl; NumPy also has `<name>_backward(dy, **inputs, **kwargs)`
-    returning the gradient of each name in `differentiable`, in that order. All three
-    call the spec module's `validate` first, so bad input fails the same way everywhere.
+    The implementations are `<package>.<module>.<function>` in each of numpy_impl,
+    torch_impl and tf_impl (`function` defaults to `name`); NumPy also has
+    `<function>_backward(dy, **inputs, **kwargs)` returning the gradient of each name in
+    `differentiable`, in that order. All three call the spec module's `validate` first,
+    so bad input fails the same way everywhere.
+
+    A function that returns a tuple names its parts in `outputs`; each part (and each
+    leaf of a dict inside it) is compared on its own, as `forward:<path>`.
+
+    A training step has `steps`, e.g. (1, 10): the function is
+    `train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state)`,
+    each case gives `params`, `opt_state`, `hyper` and `max(steps)` `batches`, and the
+    engine compares the loss, every gradient and the parameters after each listed step
+    (see shared/training.py). The module's `loss(params, batch, hyper)` serves the
+    finite-difference check of the gradients.
     """
 
     name: str
@@ -154,6 +171,13 @@ class Concept:
     porting: tuple[PortingCase, ...] = ()
     overrides: tuple[Override, ...] = ()
     skips: tuple[Skip, ...] = ()
+    function: str = ""
+    outputs: tuple[str, ...] = ()
+    steps: tuple[int, ...] = ()
+
+    @property
+    def fn_name(self) -> str:
+        return self.function or self.name
 
     def case(self, name: str) -> Case:
         for case in self.cases:

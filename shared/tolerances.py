@@ -31,6 +31,15 @@ TABLE: dict[tuple[str, str, str], Tolerance] = {
     ("float32", "cpu", "forward"): Tolerance(1e-6, 1e-5, "float32: <= 4 ulp per transcendental, <= 10 ops -> <~ 40 ulp; atol for ~0 results"),
     ("float32", "cpu", "grad"): Tolerance(1e-6, 1e-5, "float32 backward: same op count as forward (autodiff replays the chain)"),
     ("float32", "cpu", "builtin"): Tolerance(1e-6, 1e-5, "float32 framework kernels vs the float64 reference: rounding of the kernel only"),
+    # Training: parameters, running statistics and optimizer state after k <= 10 steps.
+    # Each step adds one rounding of every updated array plus the gradient's error times
+    # lr; the gradients are batch sums, so their error scales with the array's largest
+    # entry (scaled atol), and an optimizer's state spans many magnitudes (Adam's v ~
+    # g^2). float64: 10 steps x a few ulp of each array's largest entry.
+    ("float64", "cpu", "step"): Tolerance(1e-13, 1e-12, "k <= 10 steps: a few ulp per step of each array's largest entry", scaled=True),
+    # float32: 10 steps x (0.5 ulp of the parameter + lr x the gradient's ~40 ulp) <~
+    # 1e-6 relative; 1e-5 leaves 10x for batch sums of 30-100 terms.
+    ("float32", "cpu", "step"): Tolerance(1e-6, 1e-5, "k <= 10 steps: ~0.5 ulp per step + lr x gradient error, sums of <= 100 terms", scaled=True),
 }
 
 # GPU kernels reduce in other orders and CUDA's libm transcendentals are accurate to
@@ -41,7 +50,7 @@ for (dtype, _, kind), tol in list(TABLE.items()):
     scale = 2.0 if dtype == "float32" else 1.0
     TABLE[(dtype, "gpu", kind)] = Tolerance(
         tol.atol * scale, tol.rtol * scale,
-        f"GPU (TF32 off): reduction order and FMA differ from CPU; {tol.reason}")
+        f"GPU (TF32 off): reduction order and FMA differ from CPU; {tol.reason}", tol.scaled)
 
 
 def lookup(dtype: str, device: str, kind: str) -> Tolerance:

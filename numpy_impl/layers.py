@@ -1,0 +1,86 @@
+"""Layers of the book's multi-layer net: Affine 全結合, Batch Normalization, Dropout.
+
+Functional versions of the book's layer classes: what the class kept in `self` (the
+input, the batch statistics, the mask) comes in as arguments, so forward and backward
+can be read, and tested, one at a time.
+"""
+import numpy as np
+
+from shared.concepts import affine as affine_spec
+from shared.concepts import batch_norm as bn_spec
+from shared.concepts import batch_norm_running_stats as stats_spec
+from shared.concepts import dropout as dropout_spec
+from shared.concepts.batch_norm import BOOK_EPS
+
+
+def affine(x, W, b):
+    affine_spec.validate(x, W, b)
+    # the book's Affine flattens (N, C, H, W) images to (N, C*H*W) rows
+    return x.reshape(x.shape[0], -1) @ W + b
+
+
+def affine_backward(dy, x, W, b):
+    x2 = x.reshape(x.shape[0], -1)
+    dx = (dy @ W.T).reshape(x.shape)
+    dW = x2.T @ dy
+    db = dy.sum(axis=0)
+    return dx, dW, db
+
+
+def _channel_view(a, ndim):
+    """A per-channel vector (C,) shaped to broadcast against (N, C) or (N, C, H, W)."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _normalise(x, running_mean, running_var, training, eps, axes):
+    """x_hat = (x - mean) / std with the batch's statistics (training) or the running
+    ones (inference); also returns std."""
+    if training:
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)  # biased: the batch's own variance
+    else:
+        mean, var = _channel_view(running_mean, x.ndim), _channel_view(running_var, x.ndim)
+    std = np.sqrt(var + eps)
+    return (x - mean) / std, std
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_EPS):
+    axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
+    x_hat, _ = _normalise(x, running_mean, running_var, training, eps, axes)
+    return _channel_view(gamma, x.ndim) * x_hat + _channel_view(beta, x.ndim)
+
+
+def batch_norm_backward(dy, x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_EPS):
+    axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
+    x_hat, std = _normalise(x, running_mean, running_var, training, eps, axes)
+    dgamma = (dy * x_hat).sum(axis=axes)
+    dbeta = dy.sum(axis=axes)
+    dx_hat = dy * _channel_view(gamma, x.ndim)
+    if not training:  # the statistics are constants: a per-channel scale
+        return dx_hat / std, dgamma, dbeta
+    # the batch's mean and variance depend on every x: the book's backward, in the form
+    # dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std
+    dx = (dx_hat - dx_hat.mean(axis=axes, keepdims=True)
+          - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True)) / std
+    return dx, dgamma, dbeta
+
+
+def batch_norm_running_stats(x, running_mean, running_var, *, momentum=0.9, unbiased=False):
+    axes = stats_spec.validate(x, running_mean, running_var, momentum=momentum, unbiased=unbiased)
+    mean = x.mean(axis=axes)
+    var = x.var(axis=axes, ddof=1 if unbiased else 0)
+    # momentum is the weight of the OLD statistic, as in the book and Keras (torch's
+    # momentum=0.1 is the weight of the new one: the same average)
+    return (momentum * running_mean + (1 - momentum) * mean,
+            momentum * running_var + (1 - momentum) * var)
+
+
+def dropout(x, mask, *, p):
+    dropout_spec.validate(x, mask, p=p, mask_values=lambda: np.unique(mask))
+    # inverted dropout: kept units are scaled by 1/(1-p) during training, so inference
+    # needs no change (the book instead multiplies by 1-p at inference)
+    return x * mask / (1 - p)
+
+
+def dropout_backward(dy, x, mask, *, p):
+    return dy * mask / (1 - p)

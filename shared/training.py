@@ -1,0 +1,114 @@
+"""The training-step engine: one train_step, the same canonical parameters and the same
+injected batches, k steps in every framework, compared with NumPy float64 after each step
+the concept lists.
+
+Records (check names):
+  loss@k            the loss computed at step k (from the parameters after k - 1 steps)
+  grad:<param>      every gradient of step 1
+  param@k:<param>   every parameter after k steps, running statistics included
+  state@k:<path>    the optimizer's state after k steps, e.g. state@10:W1.m
+  numeric:<param>   (NumPy, float64) step 1's hand-written gradients vs central
+                    differences of the module's `loss(params, batch, hyper)`: the
+                    book's gradient_check, for the whole network
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from shared import backends
+from shared.backends import Impl
+from shared.parity import (Comparison, Record, Task, _failed, _record, cast_inputs, central_differences,
+                           compare, tolerance, upcast)
+from shared.trees import flatten, tree_map
+
+
+def run_steps(backend, fn, inputs: dict[str, Any], steps: tuple[int, ...], device: str) -> dict[int, dict]:
+    """Call `fn(params, opt_state, batch, hyper)` once per batch, carrying params and
+    opt_state from step to step in the backend's tensors; a NumPy snapshot of the loss,
+    gradients, params and opt_state at each step in `steps`."""
+    snapshots = {}
+    with backend.scope(device):
+        params = backend.convert(inputs["params"], device)
+        opt_state = backend.convert(inputs["opt_state"], device)
+        for k, batch in enumerate(inputs["batches"][:max(steps)], start=1):
+            loss, grads, params, opt_state = fn(params, opt_state, backend.convert(batch, device), inputs["hyper"])
+            if k in steps:
+                snapshots[k] = tree_map(backend.to_numpy, {"loss": loss, "grads": grads,
+                                                           "params": params, "opt_state": opt_state})
+    return snapshots
+
+
+def checks(snapshots: dict[int, dict]) -> dict[str, tuple[str, Any]]:
+    """Every check name with its tolerance kind and the value it compares."""
+    named = {}
+    for k, snap in snapshots.items():
+        named[f"loss@{k}"] = ("forward" if k == 1 else "step", snap["loss"])
+        if k == 1:
+            named.update({f"grad:{name}": ("grad", g) for name, g in snap["grads"].items()})
+        named.update({f"param@{k}:{name}": ("step", p) for name, p in snap["params"].items()})
+        named.update({f"state@{k}:{path}": ("step", s) for path, s in flatten(snap["opt_state"]).items()})
+    return named
+
+
+def numeric_grads(concept, inputs: dict[str, Any], names) -> dict[str, np.ndarray]:
+    """Central differences of the NumPy module's loss at step 1, for each parameter named."""
+    loss = importlib.import_module(f"numpy_impl.{concept.module}").loss
+    params, batch, hyper = inputs["params"], inputs["batches"][0], inputs["hyper"]
+    return {name: central_differences(lambda w, name=name: float(loss({**params, name: w}, batch, hyper)),
+                                      params[name])
+            for name in names}
+
+
+def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | None = None) -> list[Record]:
+    concept, case = task.concept, task.case
+    steps = concept.steps
+    inputs = cast_inputs(case.inputs(), task.dtype)
+    numpy = backends.get("numpy")
+    records: list[Record] = []
+
+    def check(kind: str, name: str, measure):
+        tol = tolerance(concept, case.name, kind, task.dtype, task.device, task.backend)
+        if concept.skip_reason(case.name, name):
+            return
+        try:
+            records.append(_record(task, name, tol, measure(tol)))
+        except Exception as error:  # a crash is a failed comparison, reported, not fatal
+            records.append(_failed(task, name, tol, error))
+
+    try:
+        reference = run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs), steps, "cpu")
+    except Exception as error:  # no reference, nothing to compare: one failed record says why
+        tol = tolerance(concept, case.name, "forward", task.dtype, task.device, task.backend)
+        return [_failed(task, f"loss@{steps[0]}", tol, error)]
+    want = checks(reference)
+
+    if task.backend == "numpy" and task.dtype == "float64":  # the reference itself
+        grads = reference[1]["grads"]
+        cache: dict[str, dict] = {}
+
+        def numeric(name):
+            if "grads" not in cache:
+                cache["grads"] = numeric_grads(concept, upcast(inputs), grads)
+            return cache["grads"][name]
+
+        for name in grads:
+            check("numeric", f"numeric:{name}", lambda tol, name=name: compare(grads[name], numeric(name), tol))
+        return records
+
+    backend = backends.get(task.backend)
+    fn = (impl or backend.impl(concept)).forward
+    cache = {}
+
+    def got(name) -> Comparison:
+        if "checks" not in cache:
+            cache["checks"] = checks(run_steps(backend, fn, inputs, steps, task.device))
+        return cache["checks"].get(name)
+
+    for name, (kind, expected) in want.items():
+        check(kind, name, lambda tol, name=name, expected=expected: (
+            compare(got(name)[1], expected, tol) if got(name) is not None
+            else Comparison(np.inf, np.inf, False, np.inf, "missing from the output")))
+    return records

@@ -1,0 +1,54 @@
+"""Layers of the book's multi-layer net in TensorFlow, from tf ops; GradientTape gives the
+backward. tf.nn.batch_normalization and the Keras layers are the oracles these are checked against."""
+import tensorflow as tf
+
+from shared.concepts import affine as affine_spec
+from shared.concepts import batch_norm as bn_spec
+from shared.concepts import batch_norm_running_stats as stats_spec
+from shared.concepts import dropout as dropout_spec
+from shared.concepts.batch_norm import BOOK_EPS
+
+
+def affine(x, W, b):
+    affine_spec.validate(x, W, b)
+    return tf.matmul(tf.reshape(x, (x.shape[0], -1)), W) + b  # Keras' Dense kernel is W as it is
+
+
+def _channel_view(a, ndim):
+    return tf.reshape(a, (1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_EPS):
+    axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
+    ndim = len(x.shape)
+    if training:
+        mean = tf.reduce_mean(x, axis=axes, keepdims=True)
+        var = tf.reduce_mean(tf.square(x - mean), axis=axes, keepdims=True)  # biased
+    else:
+        mean, var = _channel_view(running_mean, ndim), _channel_view(running_var, ndim)
+    x_hat = (x - mean) / tf.sqrt(var + eps)
+    return _channel_view(gamma, ndim) * x_hat + _channel_view(beta, ndim)
+
+
+def batch_norm_running_stats(x, running_mean, running_var, *, momentum=0.9, unbiased=False):
+    axes = stats_spec.validate(x, running_mean, running_var, momentum=momentum, unbiased=unbiased)
+    x = tf.stop_gradient(x)  # running statistics are bookkeeping, not part of the graph
+    mean = tf.reduce_mean(x, axis=axes)
+    var = tf.reduce_mean(tf.square(x - _channel_view(mean, len(x.shape))), axis=axes)
+    if unbiased:
+        count = tf.cast(tf.size(x) // x.shape[1], x.dtype)
+        var = var * count / (count - 1)
+    return (momentum * running_mean + (1 - momentum) * mean,
+            momentum * running_var + (1 - momentum) * var)
+
+
+def _mask_values(mask):
+    # values can only be read eagerly; inside tf.function the check is skipped
+    if not tf.executing_eagerly():
+        return None
+    return lambda: tf.unique(tf.reshape(mask, [-1]))[0].numpy().tolist()
+
+
+def dropout(x, mask, *, p):
+    dropout_spec.validate(x, mask, p=p, mask_values=_mask_values(mask))
+    return x * mask / (1 - p)

@@ -1,0 +1,43 @@
+"""Layers of the book's multi-layer net in PyTorch, from torch ops; autograd gives the
+backward. F.linear, F.batch_norm and the nn layers are the oracles these are checked against."""
+import torch
+
+from shared.concepts import affine as affine_spec
+from shared.concepts import batch_norm as bn_spec
+from shared.concepts import batch_norm_running_stats as stats_spec
+from shared.concepts import dropout as dropout_spec
+from shared.concepts.batch_norm import BOOK_EPS
+
+
+def affine(x, W, b):
+    affine_spec.validate(x, W, b)
+    return x.flatten(1) @ W + b  # W is canonical [in, out]; nn.Linear would store W.T
+
+
+def _channel_view(a, ndim):
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_EPS):
+    axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
+    if training:
+        mean = x.mean(dim=axes, keepdim=True)
+        var = x.var(dim=axes, keepdim=True, unbiased=False)  # the batch's own (biased) variance
+    else:
+        mean, var = _channel_view(running_mean, x.dim()), _channel_view(running_var, x.dim())
+    x_hat = (x - mean) / torch.sqrt(var + eps)
+    return _channel_view(gamma, x.dim()) * x_hat + _channel_view(beta, x.dim())
+
+
+def batch_norm_running_stats(x, running_mean, running_var, *, momentum=0.9, unbiased=False):
+    axes = stats_spec.validate(x, running_mean, running_var, momentum=momentum, unbiased=unbiased)
+    with torch.no_grad():  # running statistics are bookkeeping, not part of the graph
+        mean = x.mean(dim=axes)
+        var = x.var(dim=axes, unbiased=unbiased)
+        return (momentum * running_mean + (1 - momentum) * mean,
+                momentum * running_var + (1 - momentum) * var)
+
+
+def dropout(x, mask, *, p):
+    dropout_spec.validate(x, mask, p=p, mask_values=lambda: torch.unique(mask).tolist())
+    return x * mask / (1 - p)
