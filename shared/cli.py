@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
@@ -81,7 +82,7 @@ def _print_summary(console: Console, records, concepts) -> None:
     for r in failed:
         console.print(f"[red]FAIL[/] {r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device} {r.check}: "
                       f"abs {report.fmt(r.max_abs_err)}, rel {report.fmt(r.max_rel_err)} "
-                      f"(atol {r.atol:.0e}, rtol {r.rtol:.0e}) {r.note}")
+                      f"(atol {r.atol:.0e}, rtol {r.rtol:.0e}) {escape(r.note)}")
     worst = report.closest_by_kind(records)
     summary = Table(title="Closest to its tolerance, per dtype and check kind", title_justify="left")
     for column in ("dtype", "check", "used", "abs err", "rel err", "atol/rtol", "where"):
@@ -156,8 +157,8 @@ def cmd_show(args, console: Console) -> int:
     except KeyError as error:
         console.print(f"[red]{error.args[0]}[/]")
         return 2
-    header = (f"[bold]{concept.name}[/] — {concept.japanese}\n\n{concept.math}\n\n"
-              f"[dim]signature[/] {concept.signature}\n[dim]gradients w.r.t.[/] "
+    header = (f"[bold]{concept.name}[/] — {concept.japanese}\n\n{escape(concept.math)}\n\n"
+              f"[dim]signature[/] {escape(concept.signature)}\n[dim]gradients w.r.t.[/] "
               f"{', '.join(concept.differentiable) or 'none'}")
     console.print(Panel(header, title=f"rosetta show {concept.name}", expand=True))
     columns = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
@@ -174,9 +175,9 @@ def cmd_show(args, console: Console) -> int:
     console.print(columns)
     extras = []
     if concept.oracles:
-        extras.append("[bold]built-in oracles[/] " + ", ".join(f"{o.backend}: {o.api}" for o in concept.oracles))
+        extras.append("[bold]built-in oracles[/] " + escape(", ".join(f"{o.backend}: {o.api}" for o in concept.oracles)))
     for case in concept.porting:
-        extras.append(f"[bold]porting[/] {case.name}: {case.summary}")
+        extras.append(f"[bold]porting[/] {case.name}: {escape(case.summary)}")
     if extras:
         console.print(Panel(Group(*extras), expand=True))
     return 0

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from shared.parity import Record
@@ -110,7 +111,7 @@ def porting_table(results) -> Table:
                          overflow="fold", max_width=40 if "port" in column else None)
     for res in results:
         table.add_row(f"{res.concept}\n{res.case.name}\n[dim]{res.case.check}, {res.case.dtype}[/]",
-                      f"{res.case.naive.backend}: {res.case.naive.code}", fmt(res.naive.max_abs_err),
-                      f"{res.case.fixed.backend}: {res.case.fixed.code}", fmt(res.fixed.max_abs_err),
+                      escape(f"{res.case.naive.backend}: {res.case.naive.code}"), fmt(res.naive.max_abs_err),
+                      escape(f"{res.case.fixed.backend}: {res.case.fixed.code}"), fmt(res.fixed.max_abs_err),
                       "[green]shown[/]" if res.shown else "[bold red]NOT SHOWN[/]")
     return table

@@ -1,0 +1,68 @@
+"""Optimizers as pure steps in TensorFlow: the same formulas as numpy_impl.optimizers on
+tensors, no tf.Variable (keras.optimizers.* is the oracle, and it assigns to variables)."""
+import tensorflow as tf
+
+from shared.concepts import adagrad_step as adagrad_spec
+from shared.concepts import adam_step as adam_spec
+from shared.concepts import adamw_step as adamw_spec
+from shared.concepts import momentum_step as momentum_spec
+from shared.concepts import nesterov_step as nesterov_spec
+from shared.concepts import rmsprop_step as rmsprop_spec
+from shared.concepts import sgd_step as sgd_spec
+
+
+def sgd_step(param, grad, state, *, lr=0.01):
+    sgd_spec.validate(param, grad, state, lr=lr)
+    return param - lr * grad, {}
+
+
+def momentum_step(param, grad, state, *, lr=0.01, momentum=0.9):
+    momentum_spec.validate(param, grad, state, lr=lr, momentum=momentum)
+    v = momentum * state["v"] - lr * grad
+    return param + v, {"v": v}
+
+
+def nesterov_step(param, grad, state, *, lr=0.01, momentum=0.9):
+    nesterov_spec.validate(param, grad, state, lr=lr, momentum=momentum)
+    v = momentum * state["v"] - lr * grad
+    return param + momentum * v - lr * grad, {"v": v}
+
+
+def adagrad_step(param, grad, state, *, lr=0.01, eps=1e-7, eps_inside_sqrt=False):
+    adagrad_spec.validate(param, grad, state, lr=lr, eps=eps, eps_inside_sqrt=eps_inside_sqrt)
+    h = state["h"] + grad * grad
+    denominator = tf.sqrt(h + eps) if eps_inside_sqrt else tf.sqrt(h) + eps
+    return param - lr * grad / denominator, {"h": h}
+
+
+def rmsprop_step(param, grad, state, *, lr=0.01, rho=0.99, eps=1e-7, centered=False, eps_inside_sqrt=False):
+    rmsprop_spec.validate(param, grad, state, lr=lr, rho=rho, eps=eps, centered=centered,
+                          eps_inside_sqrt=eps_inside_sqrt)
+    h = rho * state["h"] + (1 - rho) * grad * grad
+    new_state = {"h": h}
+    square = h
+    if centered:
+        g_avg = rho * state["g_avg"] + (1 - rho) * grad
+        new_state["g_avg"] = g_avg
+        square = h - g_avg * g_avg
+    denominator = tf.sqrt(square + eps) if eps_inside_sqrt else tf.sqrt(square) + eps
+    return param - lr * grad / denominator, new_state
+
+
+def _adam(param, grad, state, lr, beta1, beta2, eps):
+    t = state["t"] + 1  # a Python int: beta ** t stays in Python floats, exact in float64
+    m = beta1 * state["m"] + (1 - beta1) * grad
+    v = beta2 * state["v"] + (1 - beta2) * grad * grad
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return param - lr * m_hat / (tf.sqrt(v_hat) + eps), {"m": m, "v": v, "t": t}
+
+
+def adam_step(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    adam_spec.validate(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    return _adam(param, grad + weight_decay * param, state, lr, beta1, beta2, eps)
+
+
+def adamw_step(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    adamw_spec.validate(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    return _adam(param * (1 - lr * weight_decay), grad, state, lr, beta1, beta2, eps)
