@@ -13,17 +13,18 @@ from shared.concepts import dropout as dropout_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
-def affine(x, W, b):
+def affine(x, W, b=None):
     affine_spec.validate(x, W, b)
     # the book's Affine flattens (N, C, H, W) images to (N, C*H*W) rows
-    return x.reshape(x.shape[0], -1) @ W + b
+    y = x.reshape(x.shape[0], -1) @ W
+    return y if b is None else y + b
 
 
-def affine_backward(dy, x, W, b):
+def affine_backward(dy, x, W, b=None):
     x2 = x.reshape(x.shape[0], -1)
     dx = (dy @ W.T).reshape(x.shape)
     dW = x2.T @ dy
-    db = dy.sum(axis=0)
+    db = None if b is None else dy.sum(axis=0)
     return dx, dW, db
 
 

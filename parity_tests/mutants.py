@@ -21,3 +21,27 @@ def relu_backward_inverted_mask(dy, x):
     dx = dy.copy()
     dx[x > 0] = 0
     return dx
+
+
+def adam_without_bias_correction(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
+                                 weight_decay=0.0):
+    # forgets to divide m and v by (1 - beta^t): early steps are ~sqrt(1 - beta2)/(1 - beta1)
+    # = 0.32x too small, because m and v start at 0
+    grad = grad + weight_decay * param
+    m = beta1 * state["m"] + (1 - beta1) * grad
+    v = beta2 * state["v"] + (1 - beta2) * grad * grad
+    return param - lr * m / (np.sqrt(v) + eps), {"m": m, "v": v, "t": state["t"] + 1}
+
+
+def nesterov_as_plain_momentum(param, grad, state, *, lr=0.01, momentum=0.9):
+    # steps along the velocity alone: no look-ahead, so this is the plain Momentum method
+    v = momentum * state["v"] - lr * grad
+    return param + v, {"v": v}
+
+
+def batch_norm_with_running_stats_in_training(x, gamma, beta, running_mean, running_var, *, training,
+                                              eps=10e-7):
+    # normalises with the running statistics even in training mode (as if .eval() had
+    # been left on): the batch is no longer normalised and the statistics' gradient vanishes
+    from numpy_impl.layers import batch_norm
+    return batch_norm(x, gamma, beta, running_mean, running_var, training=False, eps=eps)

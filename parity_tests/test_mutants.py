@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import numpy_impl.activations as np_act
+import numpy_impl.layers as np_layers
 import numpy_impl.losses as np_losses
+import numpy_impl.mlp as np_mlp
 from parity_tests import mutants
 from parity_tests.conftest import machine_skip
 from shared import parity
@@ -82,3 +84,44 @@ def _normalise_all(backend, x):
     import tensorflow as tf
     e = tf.exp(x - tf.reduce_max(x))
     return e / tf.reduce_sum(e)
+
+
+def test_adam_without_bias_correction_is_flagged():
+    concept = get("adam_step")
+    failed = _failed_checks(concept, Impl(mutants.adam_without_bias_correction))
+    assert ("numpy", "first-step-default", "forward") in failed  # the closed form p - lr g / (|g| + eps)
+    if not machine_skip("torch"):
+        assert ("torch", "mid-run-default", "forward") in failed  # torch_impl vs the mutant reference
+        assert ("torch", "mid-run-default", "builtin") in failed  # torch.optim.Adam vs the mutant reference
+    if not machine_skip("tf"):
+        assert ("tf", "first-step-default", "builtin") in failed  # keras.optimizers.Adam
+
+
+def test_nesterov_as_plain_momentum_is_flagged():
+    concept = get("nesterov_step")
+    failed = _failed_checks(concept, Impl(mutants.nesterov_as_plain_momentum))
+    assert ("numpy", "first-step-default", "forward") in failed  # p + momentum^2 v - (1 + momentum) lr g
+    if not machine_skip("torch"):
+        assert ("torch", "first-step-default", "builtin") in failed  # torch.optim.SGD(nesterov=True)
+
+
+def test_batch_norm_with_running_stats_in_training_is_flagged():
+    concept = get("batch_norm")
+    failed = _failed_checks(concept, Impl(mutants.batch_norm_with_running_stats_in_training,
+                                          np_layers.batch_norm_backward))
+    assert ("numpy", "two-values", "forward") in failed  # the closed form from the batch's mean and variance
+    assert ("numpy", "train-2d", "numeric") in failed  # the hand-written backward assumes batch statistics
+    assert not {f for f in failed if "inference" in f[1]}, "inference mode is unaffected"
+    if not machine_skip("torch"):
+        assert ("torch", "train-2d", "builtin") in failed  # F.batch_norm(training=True)
+
+
+def test_batch_norm_mutant_inside_the_network_is_flagged_by_the_train_step(monkeypatch):
+    if machine_skip("torch"):
+        pytest.skip("torch not installed")
+    concept = get("mlp_train_step")
+    case = concept.case("sgd")
+    monkeypatch.setattr(np_mlp, "batch_norm", mutants.batch_norm_with_running_stats_in_training)
+    records = parity.run_task(parity.Task(concept, case, "torch", "float64", "cpu"))
+    failed = {r.check for r in records if not r.passed}
+    assert {"loss@1", "grad:W1", "param@10:W1"} <= failed

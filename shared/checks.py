@@ -7,6 +7,9 @@ bad input, before any framework code runs.
 from __future__ import annotations
 
 import numbers
+from functools import lru_cache
+
+import numpy as np
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -14,12 +17,19 @@ INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "u
 
 def dtype_name(x) -> str:
     """'float32' for numpy, torch ('torch.float32') and TF tensors alike."""
-    dtype = x.dtype
+    return _dtype_name(x.dtype)
+
+
+@lru_cache(maxsize=None)
+def _dtype_name(dtype) -> str:
+    # cached: validators run on every call, and NumPy builds dtype names slowly
     name = getattr(dtype, "name", None) or str(dtype)
     return name.removeprefix("torch.")
 
 
 def shape_of(x) -> tuple[int, ...]:
+    if isinstance(x, np.ndarray):
+        return x.shape
     return tuple(int(d) for d in x.shape)
 
 

@@ -9,9 +9,10 @@ from shared.concepts import dropout as dropout_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
-def affine(x, W, b):
+def affine(x, W, b=None):
     affine_spec.validate(x, W, b)
-    return tf.matmul(tf.reshape(x, (x.shape[0], -1)), W) + b  # Keras' Dense kernel is W as it is
+    y = tf.matmul(tf.reshape(x, (x.shape[0], -1)), W)  # Keras' Dense kernel is W as it is
+    return y if b is None else y + b
 
 
 def _channel_view(a, ndim):

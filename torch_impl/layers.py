@@ -9,9 +9,10 @@ from shared.concepts import dropout as dropout_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
-def affine(x, W, b):
+def affine(x, W, b=None):
     affine_spec.validate(x, W, b)
-    return x.flatten(1) @ W + b  # W is canonical [in, out]; nn.Linear would store W.T
+    y = x.flatten(1) @ W  # W is canonical [in, out]; nn.Linear would store W.T
+    return y if b is None else y + b
 
 
 def _channel_view(a, ndim):

@@ -39,20 +39,20 @@ def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **h
 
 # --- cases ------------------------------------------------------------------------------
 
-def _first_step(init_state):
+def _first_step(init_state, hyper):
     def make(rng):
         param = rng.standard_normal((3, 4))
-        return {"param": param, "grad": rng.standard_normal((3, 4)), "state": init_state(param)}
+        return {"param": param, "grad": rng.standard_normal((3, 4)), "state": init_state(param, **hyper)}
     return make
 
 
-def _mid_run(init_state, second_moments):
+def _mid_run(init_state, hyper, second_moments):
     """A state as it might be after 7 steps: first moments of either sign, second
     moments (sums or averages of squares, named in `second_moments`) positive."""
     def make(rng):
         param = rng.standard_normal(5)
         state = {}
-        for key in init_state(param):
+        for key in init_state(param, **hyper):
             if key == "t":
                 state[key] = 7
             elif key in second_moments:
@@ -71,9 +71,10 @@ def cases(init_state, update: Callable, variants: dict[str, dict], seed: int,
     made = []
     for i, (name, kwargs) in enumerate(variants.items()):
         golden = elementwise(update, kwargs)
-        made.append(Case(f"first-step-{name}", _first_step(init_state), kwargs, seed=seed + 2 * i, golden=golden))
-        made.append(Case(f"mid-run-{name}", _mid_run(init_state, second_moments), kwargs, seed=seed + 2 * i + 1,
+        made.append(Case(f"first-step-{name}", _first_step(init_state, kwargs), kwargs, seed=seed + 2 * i,
                          golden=golden))
+        made.append(Case(f"mid-run-{name}", _mid_run(init_state, kwargs, second_moments), kwargs,
+                         seed=seed + 2 * i + 1, golden=golden))
     return tuple(made)
 
 

@@ -8,7 +8,7 @@ from shared.concepts import _optimizers as opt
 from shared.spec import Concept, ErrorCase, Oracle, PortingCase, Side
 
 
-def init_state(param):
+def init_state(param, **hyper):
     return {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0}
 
 

@@ -8,7 +8,7 @@ from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
 def validate(x, W, b):
-    for arg, a in (("x", x), ("W", W), ("b", b)):
+    for arg, a in (("x", x), ("W", W)) + ((("b", b),) if b is not None else ()):
         checks.require_float("affine", arg, a)
     checks.require_min_rank("affine", "x", x, 2)
     checks.require_rank("affine", "W", W, (2,), " ([in, out], the canonical layout)")
@@ -17,7 +17,8 @@ def validate(x, W, b):
         raise ValueError(f"affine: W must have {in_features} rows, one per input feature of x "
                          f"(shape {checks.shape_of(x)} flattens to {in_features}), "
                          f"got W of shape {checks.shape_of(W)}")
-    checks.require_shape("affine", "b", b, checks.shape_of(W)[1:], "one bias per output of W")
+    if b is not None:
+        checks.require_shape("affine", "b", b, checks.shape_of(W)[1:], "one bias per output of W")
 
 
 def _make(batch, in_shape, out):
@@ -63,7 +64,8 @@ CONCEPT = Concept(
     math="y = x W + b  (x flattened to [N, in], W [in, out]);  "
          "dx = dy W^T,  dW = x^T dy,  db = sum_n dy",
     japanese="Affineレイヤ（全結合層）",
-    signature="affine(x, W, b) -> [N, out]; x [N, in] or [N, C, H, W] (flattened as the book does)",
+    signature="affine(x, W, b=None) -> [N, out]; x [N, in] or [N, C, H, W] (flattened as the book does); "
+              "b=None for a layer without bias (before batch norm, whose beta takes its place)",
     differentiable=("x", "W", "b"),
     cases=(
         Case("batch", _make(5, (4,), 3), seed=61),

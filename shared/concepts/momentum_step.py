@@ -13,7 +13,7 @@ KERAS_MOMENTUM_FLOAT32 = Tolerance(
     3e-8, 3e-8, "Keras casts SGD's momentum through float32 (2^-24 relative) even in float64", scaled=True)
 
 
-def init_state(param):
+def init_state(param, **hyper):
     return {"v": np.zeros_like(param)}
 
 

@@ -7,7 +7,7 @@ from shared.concepts.momentum_step import KERAS_MOMENTUM_FLOAT32, keras_momentum
 from shared.spec import Concept, Oracle, Override, PortingCase, Side
 
 
-def init_state(param):
+def init_state(param, **hyper):
     return {"v": np.zeros_like(param)}
 
 

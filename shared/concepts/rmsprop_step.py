@@ -8,7 +8,7 @@ from shared.concepts import _optimizers as opt
 from shared.spec import Concept, Oracle, PortingCase, Side
 
 
-def init_state(param, centered=False):
+def init_state(param, centered=False, **hyper):
     state = {"h": np.zeros_like(param)}
     if centered:
         state["g_avg"] = np.zeros_like(param)
@@ -32,10 +32,6 @@ def _update(p, g, s, t, lr=0.01, rho=0.99, eps=1e-7, centered=False, eps_inside_
         square = h - new["g_avg"] ** 2
     denominator = math.sqrt(square + eps) if eps_inside_sqrt else math.sqrt(square) + eps
     return p - lr * g / denominator, new
-
-
-def _centered_init(param):
-    return init_state(param, centered=True)
 
 
 def _torch_rmsprop(p, lr=0.01, rho=0.99, eps=1e-7, centered=False, eps_inside_sqrt=False):
@@ -71,18 +67,6 @@ def _inside(case):
     return case.kwargs.get("eps_inside_sqrt", False)
 
 
-def _cases():
-    plain = opt.cases(init_state, _update,
-                      {"default": {}, "eps-inside-sqrt": {"eps_inside_sqrt": True},
-                       "rho-0.9-lr-0.001": {"rho": 0.9, "lr": 0.001}},
-                      seed=141, second_moments=("h",))
-    centered = opt.cases(_centered_init, _update,
-                         {"centered": {"centered": True},
-                          "centered-eps-inside-sqrt": {"centered": True, "eps_inside_sqrt": True}},
-                         seed=147, second_moments=("h",))
-    return plain + centered
-
-
 CONCEPT = Concept(
     name="rmsprop_step",
     module="optimizers",
@@ -94,7 +78,11 @@ CONCEPT = Concept(
               "rho is the book's decay_rate and torch's alpha",
     differentiable=(),
     outputs=("param", "state"),
-    cases=_cases(),
+    cases=opt.cases(init_state, _update,
+                    {"default": {}, "eps-inside-sqrt": {"eps_inside_sqrt": True},
+                     "rho-0.9-lr-0.001": {"rho": 0.9, "lr": 0.001}, "centered": {"centered": True},
+                     "centered-eps-inside-sqrt": {"centered": True, "eps_inside_sqrt": True}},
+                    seed=141, second_moments=("h",)),
     error_cases=opt.error_cases("rmsprop_step", init_state, ("rho", 1.0)),
     oracles=(
         Oracle("torch", "torch.optim.RMSprop", opt.torch_optimizer(_torch_rmsprop, _to_torch, _from_torch),

@@ -4,7 +4,7 @@ from shared.concepts import _optimizers as opt
 from shared.spec import Concept, Oracle, PortingCase, Side
 
 
-def init_state(param):
+def init_state(param, **hyper):
     return {}
 
 

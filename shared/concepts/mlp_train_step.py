@@ -1,0 +1,153 @@
+"""mlp_train_step: one training step of the book's multi-layer net (MultiLayerNetExtend),
+Affine -> BatchNorm -> ReLU -> Dropout, repeated, then Affine -> Softmax-with-Loss, with
+L2 weight decay; and the training-step contract every model in dl-rosetta follows.
+
+The contract
+  params     a dict of canonical arrays (NumPy arrays; torch/TF tensors inside those
+             packages): W1..W{L+1} [in, out], b{L+1}, and per hidden layer i gamma{i},
+             beta{i} (trainable) and running_mean{i}, running_var{i} (updated by the
+             forward pass, never by the optimizer).
+  opt_state  {name: the optimizer's state for that parameter}, trainable names only.
+  batch      {"x": [N, 64], "t": [N] labels, "masks": one dropout mask [N, h_i] per
+             hidden layer}: every random draw is in the batch.
+  hyper      {"optimizer": "adam_step", "opt": {"lr": ...}, "weight_decay": lam,
+             "dropout": p, "bn_momentum": 0.9, "bn_eps": 10e-7}.
+  train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state)
+
+The hidden Affine layers have no bias: batch norm subtracts the batch mean right after,
+so such a bias has gradient exactly 0 and beta does its job. (The book keeps it; in
+floating point its "zero" gradient is rounding noise, which Adam, dividing by sqrt(v),
+turns into steps of size lr.)
+"""
+import importlib
+
+import numpy as np
+
+from shared import checks
+from shared.concepts import dropout as dropout_spec
+from shared.concepts.batch_norm import BOOK_EPS
+from shared.initializers import he_normal
+from shared.spec import Case, Concept, ErrorCase
+
+OPTIMIZERS = ("sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step", "adam_step",
+              "adamw_step")
+HYPER_KEYS = ("optimizer", "opt", "weight_decay", "dropout", "bn_momentum", "bn_eps")
+PARITY_SIZES = (64, 24, 24, 10)  # small enough for the whole-network finite-difference check
+
+
+def init_params(rng: np.random.Generator, sizes) -> dict[str, np.ndarray]:
+    """He-initialised weights (the book's weight_init_std='relu'), gamma 1, beta 0,
+    running mean 0 and variance 1, output bias 0."""
+    params = {}
+    layers = len(sizes) - 1
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        params[f"W{i}"] = he_normal(rng, fan_in, fan_out)
+        if i < layers:
+            params[f"gamma{i}"] = np.ones(fan_out)
+            params[f"beta{i}"] = np.zeros(fan_out)
+            params[f"running_mean{i}"] = np.zeros(fan_out)
+            params[f"running_var{i}"] = np.ones(fan_out)
+        else:
+            params[f"b{i}"] = np.zeros(fan_out)
+    return params
+
+
+def hidden_layers(params) -> int:
+    return sum(1 for name in params if name.startswith("gamma"))
+
+
+def trainable(params) -> list[str]:
+    return [name for name in params if not name.startswith("running_")]
+
+
+def init_opt_state(params, optimizer: str, opt_hyper: dict) -> dict:
+    """The optimizer's first state for every trainable parameter."""
+    init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
+    return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in trainable(params)}
+
+
+def make_batch(rng, x, t, batch_size, hidden_sizes, p) -> dict:
+    index = rng.choice(len(x), batch_size)  # the book's np.random.choice(train_size, batch_size)
+    return {"x": x[index], "t": t[index],
+            "masks": [dropout_spec.mask_for(rng, (batch_size, h), p) for h in hidden_sizes]}
+
+
+def validate(params, opt_state, batch, hyper):
+    concept = "mlp_train_step"
+    if not isinstance(hyper, dict) or set(hyper) != set(HYPER_KEYS):
+        got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
+        raise ValueError(f"{concept}: hyper must be a dict with keys {HYPER_KEYS}, got {got}")
+    checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
+    checks.require_nonnegative(concept, "hyper['weight_decay']", hyper["weight_decay"])
+    layers = hidden_layers(params)
+    expected = {f"W{i}" for i in range(1, layers + 2)} | {f"b{layers + 1}"} | {
+        f"{name}{i}" for i in range(1, layers + 1) for name in ("gamma", "beta", "running_mean", "running_var")}
+    if set(params) != expected:
+        missing, extra = sorted(expected - set(params)), sorted(set(params) - expected)
+        raise ValueError(f"{concept}: params for {layers} hidden layers lack {missing} and have extra {extra}")
+    if set(opt_state) != set(trainable(params)):
+        raise ValueError(f"{concept}: opt_state must hold one state per trainable parameter "
+                         f"{sorted(trainable(params))}, got {sorted(opt_state)}")
+    masks = batch.get("masks", ())
+    if len(masks) != layers:
+        raise ValueError(f"{concept}: batch['masks'] must hold one dropout mask per hidden layer "
+                         f"({layers}), got {len(masks)}")
+
+
+def _case(optimizer, opt_hyper, seed=301, steps=10, batch_size=32):
+    def make(rng):
+        from shared.data import digits
+        split = digits()
+        params = init_params(rng, PARITY_SIZES)
+        hyper = {"optimizer": optimizer, "opt": opt_hyper, "weight_decay": 1e-3, "dropout": 0.2,
+                 "bn_momentum": 0.9, "bn_eps": BOOK_EPS}
+        batches = [make_batch(rng, split.x_train, split.t_train, batch_size, PARITY_SIZES[1:-1], hyper["dropout"])
+                   for _ in range(steps)]
+        return {"params": params, "opt_state": init_opt_state(params, optimizer, opt_hyper),
+                "batches": batches, "hyper": hyper}
+    name = optimizer.removesuffix("_step") + ("-centered" if opt_hyper.get("centered") else "")
+    return Case(name, make, seed=seed, note=f"{optimizer}({opt_hyper}), 10 steps of 32 digits")
+
+
+def _bad(change):
+    def make():
+        inputs = _case("sgd_step", {"lr": 0.1}, steps=1).inputs()
+        inputs = {"params": inputs["params"], "opt_state": inputs["opt_state"],
+                  "batch": inputs["batches"][0], "hyper": inputs["hyper"]}
+        change(inputs)
+        return inputs
+    return make
+
+
+CONCEPT = Concept(
+    name="mlp_train_step",
+    module="mlp",
+    function="train_step",
+    math="loss = softmax_with_loss(affine(h_L, W, b), t) + sum_W 0.5 lam sum W^2,  "
+         "h_i = dropout(relu(batch_norm(h_{i-1} W_i)), mask_i);  then one optimizer step",
+    japanese="多層ニューラルネットワークの学習ステップ（誤差逆伝播法＋最適化）",
+    signature="train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state); "
+              "canonical params, every random draw in the batch (see the module docstring)",
+    differentiable=(),
+    steps=(1, 10),
+    cases=(
+        _case("sgd_step", {"lr": 0.1}),
+        _case("momentum_step", {"lr": 0.05, "momentum": 0.9}),
+        _case("nesterov_step", {"lr": 0.05, "momentum": 0.9}),
+        _case("adagrad_step", {"lr": 0.05}),
+        _case("rmsprop_step", {"lr": 0.01, "rho": 0.9}),
+        _case("rmsprop_step", {"lr": 0.01, "rho": 0.9, "centered": True}),
+        _case("adam_step", {"lr": 0.005}),
+        _case("adamw_step", {"lr": 0.005, "weight_decay": 0.01}),
+    ),
+    error_cases=(
+        ErrorCase("unknown-optimizer", _bad(lambda i: i["hyper"].update(optimizer="adamax_step")), ValueError,
+                  r"mlp_train_step: hyper\['optimizer'\] must be one of"),
+        ErrorCase("missing-parameter", _bad(lambda i: i["params"].pop("gamma2")), ValueError,
+                  r"mlp_train_step: params for 1 hidden layers lack"),
+        ErrorCase("masks-per-layer", _bad(lambda i: i["batch"]["masks"].pop()), ValueError,
+                  r"mlp_train_step: batch\['masks'\] must hold one dropout mask per hidden layer \(2\), got 1"),
+        ErrorCase("opt-state-keys", _bad(lambda i: i["opt_state"].pop("W1")), ValueError,
+                  r"mlp_train_step: opt_state must hold one state per trainable parameter"),
+    ),
+)
