@@ -23,6 +23,11 @@ PACKAGES = {"numpy": "numpy_impl", "torch": "torch_impl", "tf": "tf_impl"}
 FRAMEWORK_MODULES = {"numpy": "numpy", "torch": "torch", "tf": "tensorflow"}
 
 
+def module(backend: str, concept):
+    """The module that holds `concept` in `backend`'s package, e.g. torch_impl.mlp."""
+    return importlib.import_module(f"{PACKAGES[backend]}.{concept.module}")
+
+
 @dataclass(frozen=True)
 class Impl:
     """A forward function and, for NumPy, its hand-written backward."""
@@ -44,9 +49,9 @@ class NumpyBackend:
         return {"cpu": "CPU"}
 
     def impl(self, concept) -> Impl:
-        module = importlib.import_module(f"numpy_impl.{concept.module}")
+        found = module("numpy", concept)
         # optimizer steps and train steps have no `_backward`: nothing is differentiated
-        return Impl(getattr(module, concept.fn_name), getattr(module, f"{concept.fn_name}_backward", None))
+        return Impl(getattr(found, concept.fn_name), getattr(found, f"{concept.fn_name}_backward", None))
 
     def tensor(self, value: np.ndarray, device: str):
         return value
@@ -104,8 +109,7 @@ class TorchBackend:
         return names
 
     def impl(self, concept) -> Impl:
-        module = importlib.import_module(f"torch_impl.{concept.module}")
-        return Impl(getattr(module, concept.fn_name))
+        return Impl(getattr(module("torch", concept), concept.fn_name))
 
     def _device(self, device: str):
         return self.torch.device("cuda" if device == "gpu" else "cpu")
@@ -213,8 +217,7 @@ class TFBackend:
         return names
 
     def impl(self, concept) -> Impl:
-        module = importlib.import_module(f"tf_impl.{concept.module}")
-        return Impl(getattr(module, concept.fn_name))
+        return Impl(getattr(module("tf", concept), concept.fn_name))
 
     def _device(self, device: str) -> str:
         return "/GPU:0" if device == "gpu" else "/CPU:0"

@@ -183,6 +183,45 @@ def cmd_show(args, console: Console) -> int:
     return 0
 
 
+def cmd_demo_mlp(args, console: Console) -> int:
+    from shared import demos
+    from shared.concepts.mlp_train_step import OPTIMIZERS
+    if args.optimizer not in OPTIMIZERS:
+        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    if args.steps < 1:
+        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
+    active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
+    for name, why in missing.items():
+        console.print(f"[yellow]{name} not run: {why}[/]")
+    split, params, opt_state, hyper, batches = demos.mlp_setup(args.steps, args.optimizer, args.lr, args.seed)
+    console.print(f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax), "
+                  f"{args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits, {args.dtype}; "
+                  f"{len(split.t_train)} training and {len(split.t_test)} test images")
+    runs = []
+    progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
+                        console=Console(stderr=True, emoji=False))
+    with progress:
+        for backend in active:
+            bar = progress.add_task(backend.name, total=args.steps, loss=float("nan"))
+            runs.append(demos.train_mlp(
+                backend.name, split, params, opt_state, hyper, batches, dtype=args.dtype,
+                on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
+    reference = runs[0]
+    table = Table(title="Same weights, same batches, same masks: accuracy per framework", title_justify="left")
+    for column in ("framework", "train accuracy", "test accuracy", "final loss", f"max |loss - {reference.backend}|",
+                   "seconds"):
+        table.add_column(column, justify="left" if column == "framework" else "right")
+    for run in runs:
+        gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
+        table.add_row(run.backend, f"{run.train_accuracy[-1]:.2%}", f"{run.test_accuracy[-1]:.2%}",
+                      f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
+    console.print(table)
+    demos.plot_mlp(runs, args.out, f"MultiLayerNet on the digits, {args.optimizer}, {args.dtype}")
+    console.print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_list(args, console: Console) -> int:
     table = Table(title="Concepts", title_justify="left")
     for column in ("concept", "module", "日本語", "cases", "oracles", "porting cases"):
@@ -214,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_show)
     p = sub.add_parser("list", help="the concepts and how many cases, oracles and porting cases each has")
     p.set_defaults(run=cmd_list)
+    demo = sub.add_parser("demo", help="train a model in the three frameworks side by side").add_subparsers(
+        dest="demo", required=True)
+    p = demo.add_parser("mlp", help="the book's multi-layer net on the digits; one PNG of the curves")
+    p.add_argument("--steps", type=int, default=500, help="training steps of 100 images (default 500)")
+    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
+    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, batches and masks")
+    p.add_argument("--out", default="mlp-demo.png", help="the PNG to write (default mlp-demo.png)")
+    p.set_defaults(run=cmd_demo_mlp)
     return parser
 
 

@@ -49,6 +49,11 @@ class MultiLayerNet(tf.Module):
         return [variable for name, variable in self.params.items() if name.startswith("W")]
 
 
+def predict(params, x, hyper):
+    """Scores in inference mode: running statistics, no dropout."""
+    return MultiLayerNet.from_canonical(params, bn_eps=hyper["bn_eps"])(x, training=False)
+
+
 def loss(model, batch, hyper):
     scores = model(batch["x"], batch["masks"], training=True, p=hyper["dropout"])
     decay = tf.add_n([l2_penalty(W, lam=hyper["weight_decay"]) for W in model.weights()])

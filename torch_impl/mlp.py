@@ -94,6 +94,13 @@ class MultiLayerNet(nn.Module):
         return [linear.weight for linear in self.hidden] + [self.out.weight]
 
 
+def predict(params, x, hyper):
+    """Scores in inference mode: running statistics, no dropout."""
+    model = MultiLayerNet.from_canonical(params, bn_eps=hyper["bn_eps"]).eval()
+    with torch.no_grad():
+        return model(x)
+
+
 def loss(model, batch, hyper):
     scores = model(batch["x"], batch["masks"], p=hyper["dropout"])
     decay = sum(l2_penalty(W, lam=hyper["weight_decay"]) for W in model.weights())
