@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: parity test porting install clean
+.PHONY: parity test porting demo install clean
 
 parity: $(STAMP)  ## the main job: every concept, float64 and float32, CPU + any GPU
 	$(VENV)/bin/rosetta parity
@@ -14,6 +14,9 @@ test: $(STAMP)  ## the whole test suite
 
 porting: $(STAMP)  ## measure every documented framework difference
 	$(VENV)/bin/rosetta porting
+
+demo: $(STAMP)  ## the book's multi-layer net trained in NumPy, PyTorch and TensorFlow
+	$(VENV)/bin/rosetta demo mlp
 
 install: $(STAMP)
 
