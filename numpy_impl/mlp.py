@@ -4,7 +4,6 @@ backward written out layer by layer: 誤差逆伝播法 for the whole network.
 A model is its dict of canonical parameters (see shared/concepts/mlp_train_step.py); the
 functions below take it, like the book's methods take `self.params`.
 """
-import numpy as np
 
 from numpy_impl import optimizers
 from numpy_impl.activations import relu, relu_backward

@@ -78,3 +78,35 @@ def test_record_json_has_exactly_the_published_keys():
     assert tuple(record.to_json()) == parity.RECORD_KEYS == (
         "concept", "case", "backend", "device", "dtype", "check",
         "max_abs_err", "max_rel_err", "atol", "rtol", "passed")
+
+
+def test_a_scaled_atol_is_relative_to_the_largest_entry():
+    tol = Tolerance(1e-6, 0.0, "test", scaled=True)
+    want = np.array([1e-3, 1e-9])
+    assert parity.compare(want + [0, 5e-10], want, tol).passed  # 5e-10 <= 1e-6 * 1e-3
+    assert not parity.compare(want + [0, 2e-9], want, tol).passed
+    result = parity.compare(want, want, tol)
+    assert result.atol == pytest.approx(1e-9)  # the record shows the atol applied
+
+
+def test_a_scaled_atol_accepts_exact_zeros_only_against_zeros():
+    tol = Tolerance(1e-6, 1e-5, "test", scaled=True)
+    assert parity.compare(np.zeros(3), np.zeros(3), tol).passed
+    assert not parity.compare(np.array([0.0, 1e-30, 0.0]), np.zeros(3), tol).passed
+
+
+def test_trees_are_flattened_to_dotted_paths():
+    from shared.trees import flatten, tree_map
+    tree = {"params": {"W1": 1, "b": [2, 3]}, "t": 4}
+    assert flatten(tree) == {"params.W1": 1, "params.b.0": 2, "params.b.1": 3, "t": 4}
+    assert tree_map(lambda v: v * 10, tree) == {"params": {"W1": 10, "b": [20, 30]}, "t": 40}
+    assert flatten(5) == {"": 5}
+
+
+def test_tuple_outputs_are_named_by_the_concept():
+    from shared.concepts import get
+    concept = get("adam_step")  # outputs ("param", "state")
+    leaves = parity.output_leaves(concept, (np.ones(2), {"m": np.zeros(2), "v": np.zeros(2), "t": 1}))
+    assert set(leaves) == {"param", "state.m", "state.v", "state.t"}
+    with pytest.raises(TypeError, match="adam_step must return a tuple"):
+        parity.output_leaves(concept, np.ones(2))

@@ -175,7 +175,8 @@ def cmd_show(args, console: Console) -> int:
     console.print(columns)
     extras = []
     if concept.oracles:
-        extras.append("[bold]built-in oracles[/] " + escape(", ".join(f"{o.backend}: {o.api}" for o in concept.oracles)))
+        oracles = ", ".join(f"{o.backend}: {o.api}" for o in concept.oracles)
+        extras.append(f"[bold]built-in oracles[/] {escape(oracles)}")
     for case in concept.porting:
         extras.append(f"[bold]porting[/] {case.name}: {escape(case.summary)}")
     if extras:

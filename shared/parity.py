@@ -206,9 +206,29 @@ def _record(task: Task, check: str, tol: Tolerance, result: Comparison) -> Recor
                   result.ratio, result.note)
 
 
-def _failed(task: Task, check: str, tol: Tolerance, error: Exception) -> Record:
+def failed_record(task: Task, check: str, kind: str, error: Exception) -> Record:
+    """The record of a comparison that could not be made: the error says why."""
+    tol = tolerance(task.concept, task.case.name, kind, task.dtype, task.device, task.backend)
     return Record(task.concept.name, task.case.name, task.backend, task.device, task.dtype, check,
                   None, None, tol.atol, tol.rtol, False, np.inf, f"{type(error).__name__}: {error}")
+
+
+def recorder(task: Task, records: list[Record]) -> Callable[[str, str, Callable[[Tolerance], Comparison]], None]:
+    """`check(kind, name, measure)`: look up the tolerance of `kind`, run
+    `measure(tolerance)` and append its record, unless the spec declares the check
+    skipped for this case. A crash is a failed comparison, reported, not fatal."""
+    concept, case = task.concept, task.case
+
+    def check(kind: str, name: str, measure: Callable[[Tolerance], Comparison]):
+        if concept.skip_reason(case.name, name):
+            return
+        tol = tolerance(concept, case.name, kind, task.dtype, task.device, task.backend)
+        try:
+            records.append(_record(task, name, tol, measure(tol)))
+        except Exception as error:
+            records.append(failed_record(task, name, kind, error))
+
+    return check
 
 
 def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | None = None) -> list[Record]:
@@ -226,18 +246,9 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     try:
         ref = reference(concept, case, task.dtype, reference_impl)
     except Exception as error:  # no reference, nothing to compare: one failed record says why
-        tol = tolerance(concept, case.name, "forward", task.dtype, task.device, task.backend)
-        return [_failed(task, "forward", tol, error)]
+        return [failed_record(task, "forward", "forward", error)]
     impl = impl or backend.impl(concept)
-
-    def check(kind: str, name: str, measure: Callable[[Tolerance], Comparison]):
-        tol = tolerance(concept, case.name, kind, task.dtype, task.device, task.backend)
-        if concept.skip_reason(case.name, name):
-            return
-        try:
-            records.append(_record(task, name, tol, measure(tol)))
-        except Exception as error:  # a crash is a failed comparison, reported, not fatal
-            records.append(_failed(task, name, tol, error))
+    check = recorder(task, records)
 
     reference_is_self = task.backend == "numpy" and task.dtype == "float64"
     if not reference_is_self:
@@ -255,21 +266,25 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     return records
 
 
+def lazy_value(compute: Callable[[], Any]) -> Callable[[], Any]:
+    """`compute()` run on the first call and remembered: inside the first check, so that a
+    crash becomes that check's failed record, and once for all the checks that need it."""
+    cache = []
+
+    def value():
+        if not cache:
+            cache.append(compute())
+        return cache[0]
+    return value
+
+
 def _check_leaves(check, concept, got: Callable[[], Any], want):
-    """One record per output leaf: `forward` for one array, `forward:<path>` for a tuple.
-    `got()` runs once, inside the first check, so that a crash becomes a record."""
+    """One record per output leaf: `forward` for one array, `forward:<path>` for a tuple."""
     want = output_leaves(concept, want)
-    cache: dict[str, dict] = {}
-
-    def measure(path):
-        def run(tol):
-            if "got" not in cache:
-                cache["got"] = output_leaves(concept, got())
-            return compare_leaves(cache["got"], {path: want[path]}, tol)[path]
-        return run
-
+    leaves = lazy_value(lambda: output_leaves(concept, got()))
     for path in want:
-        check("forward", f"forward:{path}" if path else "forward", measure(path))
+        check("forward", f"forward:{path}" if path else "forward",
+              lambda tol, path=path: compare_leaves(leaves(), {path: want[path]}, tol)[path])
 
 
 def _check_against_reference(task, backend, impl, ref, check):
@@ -279,14 +294,8 @@ def _check_against_reference(task, backend, impl, ref, check):
                       ref.out)
         return
     # one backward pass serves the forward and every gradient record
-    cache: dict[str, Any] = {}
-
-    def vjp():
-        if "result" not in cache:
-            cache["result"] = backend.vjp(impl, ref.inputs, case.kwargs, concept.differentiable,
-                                          ref.cotangent, task.device)
-        return cache["result"]
-
+    vjp = lazy_value(lambda: backend.vjp(impl, ref.inputs, case.kwargs, concept.differentiable,
+                                         ref.cotangent, task.device))
     check("forward", "forward", lambda tol: compare(vjp()[0], ref.out, tol))
     for name in concept.differentiable:
         check("grad", f"grad:{name}", lambda tol, name=name: compare(vjp()[1][name], ref.grads[name], tol))

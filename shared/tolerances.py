@@ -36,10 +36,12 @@ TABLE: dict[tuple[str, str, str], Tolerance] = {
     # lr; the gradients are batch sums, so their error scales with the array's largest
     # entry (scaled atol), and an optimizer's state spans many magnitudes (Adam's v ~
     # g^2). float64: 10 steps x a few ulp of each array's largest entry.
-    ("float64", "cpu", "step"): Tolerance(1e-13, 1e-12, "k <= 10 steps: a few ulp per step of each array's largest entry", scaled=True),
+    ("float64", "cpu", "step"): Tolerance(
+        1e-13, 1e-12, "k <= 10 steps: a few ulp per step of each array's largest entry", scaled=True),
     # float32: 10 steps x (0.5 ulp of the parameter + lr x the gradient's ~40 ulp) <~
     # 1e-6 relative; 1e-5 leaves 10x for batch sums of 30-100 terms.
-    ("float32", "cpu", "step"): Tolerance(1e-6, 1e-5, "k <= 10 steps: ~0.5 ulp per step + lr x gradient error, sums of <= 100 terms", scaled=True),
+    ("float32", "cpu", "step"): Tolerance(
+        1e-6, 1e-5, "k <= 10 steps: ~0.5 ulp per step + lr x gradient error, sums of <= 100 terms", scaled=True),
 }
 
 # GPU kernels reduce in other orders and CUDA's libm transcendentals are accurate to

@@ -14,15 +14,14 @@ Records (check names):
 from __future__ import annotations
 
 import hashlib
-import importlib
 from typing import Any
 
 import numpy as np
 
 from shared import backends
 from shared.backends import Impl
-from shared.parity import (Comparison, Record, Task, _failed, _record, cast_inputs, central_differences,
-                           compare, tolerance, upcast)
+from shared.parity import (Record, Task, cast_inputs, central_differences, compare, compare_leaves,
+                           failed_record, lazy_value, recorder, upcast)
 from shared.trees import flatten, tree_map
 
 
@@ -69,7 +68,7 @@ def numeric_grads(concept, inputs: dict[str, Any], names) -> dict[str, np.ndarra
     """Central differences of the NumPy module's loss at step 1, for each parameter named.
     The loss sees the model's hyper-parameters only (not the optimizer's), so cases that
     differ only in their optimizer share one computation: thousands of loss evaluations."""
-    loss = importlib.import_module(f"numpy_impl.{concept.module}").loss
+    loss = backends.module("numpy", concept).loss
     params, batch = inputs["params"], inputs["batches"][0]
     hyper = {k: v for k, v in inputs["hyper"].items() if k not in ("optimizer", "opt")}
     key = _digest({"concept": concept.name, "params": params, "batch": batch, "hyper": hyper, "names": list(names)})
@@ -82,51 +81,28 @@ def numeric_grads(concept, inputs: dict[str, Any], names) -> dict[str, np.ndarra
 
 def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | None = None) -> list[Record]:
     concept, case = task.concept, task.case
-    steps = concept.steps
     inputs = cast_inputs(case.inputs(), task.dtype)
     numpy = backends.get("numpy")
     records: list[Record] = []
-
-    def check(kind: str, name: str, measure):
-        tol = tolerance(concept, case.name, kind, task.dtype, task.device, task.backend)
-        if concept.skip_reason(case.name, name):
-            return
-        try:
-            records.append(_record(task, name, tol, measure(tol)))
-        except Exception as error:  # a crash is a failed comparison, reported, not fatal
-            records.append(_failed(task, name, tol, error))
-
+    check = recorder(task, records)
     try:
-        reference = run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs), steps, "cpu")
+        reference = run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs),
+                              concept.steps, "cpu")
     except Exception as error:  # no reference, nothing to compare: one failed record says why
-        tol = tolerance(concept, case.name, "forward", task.dtype, task.device, task.backend)
-        return [_failed(task, f"loss@{steps[0]}", tol, error)]
-    want = checks(reference)
+        return [failed_record(task, f"loss@{concept.steps[0]}", "forward", error)]
 
     if task.backend == "numpy" and task.dtype == "float64":  # the reference itself
         grads = reference[1]["grads"]
-        cache: dict[str, dict] = {}
-
-        def numeric(name):
-            if "grads" not in cache:
-                cache["grads"] = numeric_grads(concept, upcast(inputs), grads)
-            return cache["grads"][name]
-
+        numeric = lazy_value(lambda: numeric_grads(concept, upcast(inputs), grads))
         for name in grads:
-            check("numeric", f"numeric:{name}", lambda tol, name=name: compare(grads[name], numeric(name), tol))
+            check("numeric", f"numeric:{name}", lambda tol, name=name: compare(grads[name], numeric()[name], tol))
         return records
 
     backend = backends.get(task.backend)
     fn = (impl or backend.impl(concept)).forward
-    cache = {}
-
-    def got(name) -> Comparison:
-        if "checks" not in cache:
-            cache["checks"] = checks(run_steps(backend, fn, inputs, steps, task.device))
-        return cache["checks"].get(name)
-
-    for name, (kind, expected) in want.items():
-        check(kind, name, lambda tol, name=name, expected=expected: (
-            compare(got(name)[1], expected, tol) if got(name) is not None
-            else Comparison(np.inf, np.inf, False, np.inf, "missing from the output")))
+    got = lazy_value(lambda: {name: value for name, (_, value) in
+                              checks(run_steps(backend, fn, inputs, concept.steps, task.device)).items()})
+    for name, (kind, expected) in checks(reference).items():
+        check(kind, name, lambda tol, name=name, expected=expected: compare_leaves(got(), {name: expected}, tol)[name])
     return records
+

@@ -38,7 +38,8 @@ CONCEPT = Concept(
                     seed=161, second_moments=("v",)),
     error_cases=opt.error_cases("adamw_step", init_state, ("beta1", -0.1)),
     oracles=(
-        Oracle("torch", "torch.optim.AdamW", opt.torch_optimizer(_torch_adamw, torch_adam_state, adam_state_from_torch)),
+        Oracle("torch", "torch.optim.AdamW",
+               opt.torch_optimizer(_torch_adamw, torch_adam_state, adam_state_from_torch)),
         Oracle("tf", "keras.optimizers.AdamW", opt.keras_optimizer(_keras_adamw, keras_adam_slots, time_step=True)),
     ),
     porting=(

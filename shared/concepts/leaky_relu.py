@@ -1,7 +1,6 @@
 """leaky_relu: relu with a small slope for x < 0, so negative units still learn."""
 import numbers
 
-import numpy as np
 
 from shared import lazy
 from shared.concepts._elementwise import error_cases, standard_cases, validate_float

@@ -61,6 +61,7 @@ CONCEPT = Concept(
                        _keras_run_float64_lr),
             dtype="float64",
             seed=109,
-            source="keras/src/optimizers/base_optimizer.py: learning_rate = backend.Variable(..., dtype=backend.floatx())"),
+            source="keras/src/optimizers/base_optimizer.py: "
+                   "learning_rate = backend.Variable(..., dtype=backend.floatx())"),
     ),
 )
