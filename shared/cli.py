@@ -117,23 +117,44 @@ def cmd_porting(args, console: Console) -> int:
     return 0 if all(r.shown for r in results) else 1
 
 
-def _function_source(package: str, module: str, name: str) -> str | None:
-    """A function's source read from its file, so `show` needs no framework installed."""
+def _sources(package: str, module: str, names: list[str]) -> list[str]:
+    """The source of the named functions and of every function or class of the same
+    module they use, directly or through one another (a private helper such as
+    optimizers._adam, a model class), in file order. Read from the file, so `show`
+    needs no framework installed."""
     spec = importlib.util.find_spec(f"{package}.{module}")
     if spec is None or spec.origin is None:
-        return None
+        return []
     text = Path(spec.origin).read_text()
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return ast.get_source_segment(text, node)
-    return None
+    defined = {node.name: node for node in ast.parse(text).body
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    wanted, todo = set(), [name for name in names if name in defined]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += [n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name) and n.id in defined]
+    return [ast.get_source_segment(text, node) for node in defined.values() if node.name in wanted]
+
+
+def _join_comments(code: str) -> list[str]:
+    """A comment written over several lines becomes one line, to be re-wrapped whole."""
+    lines: list[str] = []
+    for line in code.splitlines():
+        text = line.strip()
+        if text.startswith("#") and lines and lines[-1].strip().startswith("#") \
+                and lines[-1].startswith(line[:len(line) - len(text)] + "#"):
+            lines[-1] += " " + text.lstrip("# ")
+        else:
+            lines.append(line)
+    return lines
 
 
 def _fit(code: str, width: int) -> str:
     """Re-wrap source for a narrow column, keeping its shape: long comments become
     several comment lines, long code lines and bracket continuations hang 4 spaces in."""
     lines, depth, statement_indent = [], 0, ""
-    for line in code.splitlines():
+    for line in _join_comments(code):
         text = line.strip()
         if depth == 0:
             statement_indent = line[:len(line) - len(text)]
@@ -165,9 +186,9 @@ def cmd_show(args, console: Console) -> int:
     width = (console.width - 6) // 3
     code = []
     for backend, package in backends.PACKAGES.items():
-        names = [concept.name] + ([f"{concept.name}_backward"] if backend == "numpy" else [])
-        sources = [_function_source(package, concept.module, n) for n in names]
-        text = "\n\n".join(s for s in sources if s) or f"# {package}.{concept.module}.{concept.name} not found"
+        names = [concept.fn_name] + ([f"{concept.fn_name}_backward"] if backend == "numpy" else [])
+        sources = _sources(package, concept.module, names)
+        text = "\n\n".join(sources) or f"# {package}.{concept.module}.{concept.fn_name} not found"
         columns.add_column(f"{package}.{concept.module}", ratio=1)
         code.append(Syntax(_fit(text, width), "python", theme="ansi_dark", word_wrap=True,
                            background_color="default"))
