@@ -13,8 +13,8 @@ from shared import checks, lazy
 from shared.spec import Case, ErrorCase
 
 
-def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **hyper_in_01):
-    """param, grad and each state array share one shape; `hyper_in_01` are the
+def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **decay_rates):
+    """param, grad and each state array share one shape; `decay_rates` are the
     hyper-parameters that must lie in [0, 1) (momentum, betas, rho)."""
     checks.require_float(concept, "param", param)
     checks.require_float(concept, "grad", grad)
@@ -33,7 +33,7 @@ def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **h
         checks.require_float(concept, f"state['{key}']", state[key])
         checks.require_shape(concept, f"state['{key}']", state[key], shape, "param's shape")
     checks.require_nonnegative(concept, "lr", lr)
-    for name, value in hyper_in_01.items():
+    for name, value in decay_rates.items():
         checks.require_number_in(concept, name, value, 0.0, 1.0, hi_open=True)
 
 
@@ -211,14 +211,16 @@ def torch_run(make: Callable, lr_drop_at: int | None = None):
 
 
 def keras_run(make: Callable, lr_drop_at: int | None = None, on_drop: Callable | None = None,
-              before_step: Callable | None = None, add_to_grad: Callable | None = None):
-    """x after STEPS steps of a Keras optimizer `make()`. At `lr_drop_at` the learning
-    rate is divided by 10 and `on_drop(optimizer)` runs; `before_step(optimizer, t)` runs
-    before step t = 1, 2, ...; `add_to_grad(x)` is added to each gradient."""
+              before_step: Callable | None = None, floatx: str | None = None):
+    """x after STEPS steps of a Keras optimizer `make()`, built under
+    keras.config.set_floatx(floatx) when given. At `lr_drop_at` the learning rate is
+    divided by 10 and `on_drop(optimizer)` runs; `before_step(optimizer, t)` runs before
+    step t = 1, 2, ..."""
     def run(A, b, x0):
         tf = lazy.tf()
         x = tf.Variable(x0)
-        optimizer = make()
+        with keras_floatx(floatx) if floatx else contextlib.nullcontext():
+            optimizer = make()
         for step in range(STEPS):
             if step == lr_drop_at:
                 optimizer.learning_rate = optimizer.learning_rate / 10
@@ -228,10 +230,7 @@ def keras_run(make: Callable, lr_drop_at: int | None = None, on_drop: Callable |
                 before_step(optimizer, step + 1)
             with tf.GradientTape() as tape:
                 loss = 0.5 * tf.reduce_mean((tf.linalg.matvec(A, x) - b) ** 2)
-            grad = tape.gradient(loss, x)
-            if add_to_grad is not None:
-                grad = grad + add_to_grad(x)
-            optimizer.apply_gradients([(grad, x)])
+            optimizer.apply_gradients([(tape.gradient(loss, x), x)])
         return tf.convert_to_tensor(x)
     return run
 

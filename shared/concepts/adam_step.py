@@ -74,14 +74,6 @@ def _epsilon_per_step(eps, beta2=0.999):
     return before_step
 
 
-def _keras_adam_float64(**options):
-    def run(A, b, x0):
-        with opt.keras_floatx("float64"):
-            optimizer = lazy.keras().optimizers.Adam(**options)
-        return opt.keras_run(lambda: optimizer)(A, b, x0)
-    return run
-
-
 def _tensor_betas():
     tf = lazy.tf()
     return {"beta_1": tf.constant(0.9, tf.float64), "beta_2": tf.constant(0.999, tf.float64)}
@@ -114,10 +106,11 @@ PORTING = (
         reference=Side("torch", "torch.optim.Adam([x], eps=0)  # float64",
                        opt.torch_run(lambda p: lazy.torch().optim.Adam(p, eps=0.0))),
         naive=Side("tf", "keras.config.set_floatx('float64'); keras.optimizers.Adam(epsilon=0)",
-                   _keras_adam_float64(epsilon=0.0)),
+                   opt.keras_run(lambda: lazy.keras().optimizers.Adam(epsilon=0.0), floatx="float64")),
         fixed=Side("tf", "keras.optimizers.Adam(beta_1=tf.constant(0.9, tf.float64), "
                          "beta_2=tf.constant(0.999, tf.float64), epsilon=0)",
-                   lambda A, b, x0: _keras_adam_float64(epsilon=0.0, **_tensor_betas())(A, b, x0)),
+                   opt.keras_run(lambda: lazy.keras().optimizers.Adam(epsilon=0.0, **_tensor_betas()),
+                                 floatx="float64")),
         dtype="float64",
         seed=158,
         source="keras/src/optimizers/adam.py: ops.cast(self.beta_1, variable.dtype)"),

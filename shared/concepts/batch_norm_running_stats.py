@@ -143,7 +143,7 @@ CONCEPT = Concept(
     module="layers",
     math="running = momentum running + (1 - momentum) batch_statistic  (momentum weighs the OLD "
          "value, as in the book and Keras);  batch variance biased (/N) or unbiased (/(N-1), torch)",
-    japanese="Batch Normalizationの移動平均（推論用の統計量）",
+    japanese="バッチ正規化の移動平均（推論用）",
     signature="batch_norm_running_stats(x, running_mean, running_var, *, momentum=0.9, unbiased=False) "
               "-> (running_mean, running_var)",
     differentiable=(),

@@ -125,7 +125,7 @@ CONCEPT = Concept(
     function="train_step",
     math="loss = softmax_with_loss(affine(h_L, W, b), t) + sum_W 0.5 lam sum W^2,  "
          "h_i = dropout(relu(batch_norm(h_{i-1} W_i)), mask_i);  then one optimizer step",
-    japanese="多層ニューラルネットワークの学習ステップ（誤差逆伝播法＋最適化）",
+    japanese="多層ニューラルネットの学習ステップ",
     signature="train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state); "
               "canonical params, every random draw in the batch (see the module docstring)",
     differentiable=(),

@@ -20,14 +20,8 @@ def _keras_sgd(dtype, state, lr=0.01):
     return lazy.keras().optimizers.SGD(learning_rate=lr)
 
 
-def _keras_run_float32_lr(A, b, x0):
-    return opt.keras_run(lambda: lazy.keras().optimizers.SGD(learning_rate=0.01))(A, b, x0)
-
-
-def _keras_run_float64_lr(A, b, x0):
-    with opt.keras_floatx("float64"):
-        optimizer = lazy.keras().optimizers.SGD(learning_rate=0.01)
-    return opt.keras_run(lambda: optimizer)(A, b, x0)
+def _keras_sgd_001():
+    return lazy.keras().optimizers.SGD(learning_rate=0.01)
 
 
 CONCEPT = Concept(
@@ -56,9 +50,9 @@ CONCEPT = Concept(
             opt.least_squares(),
             reference=Side("torch", "torch.optim.SGD([x], lr=0.01)  # float64, 100 steps",
                            opt.torch_run(lambda p: lazy.torch().optim.SGD(p, lr=0.01))),
-            naive=Side("tf", "keras.optimizers.SGD(learning_rate=0.01)", _keras_run_float32_lr),
+            naive=Side("tf", "keras.optimizers.SGD(learning_rate=0.01)", opt.keras_run(_keras_sgd_001)),
             fixed=Side("tf", "keras.config.set_floatx('float64'); keras.optimizers.SGD(learning_rate=0.01)",
-                       _keras_run_float64_lr),
+                       opt.keras_run(_keras_sgd_001, floatx="float64")),
             dtype="float64",
             seed=109,
             source="keras/src/optimizers/base_optimizer.py: "
