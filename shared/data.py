@@ -35,7 +35,3 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> Split:
         test[members[:round(test_fraction * len(members))]] = True
     return Split(x[~test], t[~test], x[test], t[test])
 
-
-def minibatch_indices(rng: np.random.Generator, size: int, batch_size: int) -> np.ndarray:
-    """A minibatch drawn as the book draws it, np.random.choice(train_size, batch_size)."""
-    return rng.choice(size, batch_size)
