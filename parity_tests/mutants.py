@@ -45,3 +45,33 @@ def batch_norm_with_running_stats_in_training(x, gamma, beta, running_mean, runn
     # been left on): the batch is no longer normalised and the statistics' gradient vanishes
     from numpy_impl.layers import batch_norm
     return batch_norm(x, gamma, beta, running_mean, running_var, training=False, eps=eps)
+
+
+def im2col_ignoring_the_column_stride(x, kernel, *, stride=1, padding=0, dilation=1, pad_value=0.0,
+                                      channels_last=False):
+    # steps the windows down by the stride but across by 1: the matrix keeps its shape
+    # (OW windows per row), so nothing crashes; the windows are simply the wrong ones
+    from numpy_impl import conv
+    from shared.concepts import _conv
+    g = _conv.validate_im2col("im2col", x, kernel, stride=stride, padding=padding, dilation=dilation)
+    windows = conv._windows(conv._padded_nhwc(x, g.pads, pad_value), g._replace(stride=(g.stride[0], 1)))
+    windows = windows[:, :, :g.out[1]]
+    if channels_last:
+        windows = windows.transpose(0, 1, 2, 4, 5, 3)
+    return windows.reshape(x.shape[0] * g.out[0] * g.out[1], -1)
+
+
+def col2im_overwriting_overlaps(col, x_shape, kernel, *, stride=1, padding=0, dilation=1, channels_last=False):
+    # writes each window back with = instead of +=: where windows overlap, the last one wins
+    from shared.concepts import _conv
+    g = _conv.validate_col2im("col2im", col, x_shape, kernel, stride=stride, padding=padding, dilation=dilation)
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.kernel, g.stride, g.dilation, g.out
+    top, bottom, left, right = g.pads
+    order = (n, oh, ow, kh, kw, c) if channels_last else (n, oh, ow, c, kh, kw)
+    taps = col.reshape(order).transpose((3, 4, 0, 1, 2, 5) if channels_last else (4, 5, 0, 1, 2, 3))
+    xp = np.zeros((n, h + top + bottom, w + left + right, c))
+    for p in range(kh):
+        for q in range(kw):
+            xp[:, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw] = taps[p, q]
+    return xp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)

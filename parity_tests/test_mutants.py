@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import numpy_impl.activations as np_act
+import numpy_impl.conv as np_conv
 import numpy_impl.layers as np_layers
 import numpy_impl.losses as np_losses
 import numpy_impl.mlp as np_mlp
@@ -125,3 +126,26 @@ def test_batch_norm_mutant_inside_the_network_is_flagged_by_the_train_step(monke
     records = parity.run_task(parity.Task(concept, case, "torch", "float64", "cpu"))
     failed = {r.check for r in records if not r.passed}
     assert {"loss@1", "grad:W1", "param@10:W1"} <= failed
+
+
+def test_im2col_with_the_wrong_stride_is_flagged():
+    concept = get("im2col")
+    failed = _failed_checks(concept, Impl(mutants.im2col_ignoring_the_column_stride, np_conv.im2col_backward))
+    assert ("numpy", "stride2-overlap", "numeric") in failed  # its backward (the true col2im) disagrees
+    assert not {f for f in failed if f[1] in ("book-4x4", "pad1-stride1", "dilation2")}, "stride 1: harmless"
+    if not machine_skip("torch"):
+        assert ("torch", "stride2-overlap", "forward") in failed
+        assert ("torch", "same-stride2-asymmetric", "builtin") in failed  # F.unfold
+    if not machine_skip("tf"):
+        assert ("tf", "channels-last", "builtin") in failed  # tf.image.extract_patches, stride (1, 2)
+
+
+def test_col2im_that_overwrites_overlaps_is_flagged():
+    concept = get("col2im")
+    failed = _failed_checks(concept, Impl(mutants.col2im_overwriting_overlaps, np_conv.col2im_backward))
+    assert ("numpy", "ones-4x4", "forward") in failed  # the golden window counts 1, 2, 2, 1
+    assert ("numpy", "pad1-overlap", "numeric") in failed
+    assert not {f for f in failed if f[1] == "stride-larger-than-kernel"}, "no overlap: harmless"
+    if not machine_skip("torch"):
+        assert ("torch", "pad1-overlap", "forward") in failed
+        assert ("torch", "stride2", "builtin") in failed  # F.fold

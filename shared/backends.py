@@ -8,6 +8,7 @@ time a backend is used, so `import shared` costs nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import os
@@ -177,6 +178,7 @@ def _stderr_silenced():
         os.close(saved)
 
 
+@functools.cache  # the layout converters reach it for every TF tensor, also inside tf.function
 def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _stderr_silenced():

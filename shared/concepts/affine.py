@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from shared import checks, lazy
+from shared import checks, layouts, lazy
 from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
@@ -58,6 +58,31 @@ def _torch_linear_loaded(transpose):
     return run
 
 
+def _feature_maps(rng):
+    return {"x": rng.standard_normal((4, 3, 4, 4)), "W": rng.standard_normal((48, 5)) / 7,
+            "b": rng.standard_normal(5)}
+
+
+def _torch_flatten_linear(x, W, b):
+    return lazy.F().linear(x.flatten(1), W.T, b)  # (C, H, W) order, as the book's reshape
+
+
+def _keras_flatten_dense(convert):
+    def run(x, W, b):
+        keras = lazy.keras()
+        n, c, h, w = (int(d) for d in x.shape)
+        dense = keras.layers.Dense(int(W.shape[1]), dtype=x.dtype.name)
+        dense.build((None, c * h * w))
+        dense.set_weights([convert(W.numpy(), c, h, w), b.numpy()])
+        # a Keras model sees NHWC feature maps, and Flatten reads them in (H, W, C) order
+        return dense(keras.layers.Flatten()(layouts.nchw_to_nhwc(x)))
+    return run
+
+
+def _rows_as_they_are(W, c, h, w):
+    return W
+
+
 CONCEPT = Concept(
     name="affine",
     module="layers",
@@ -102,5 +127,18 @@ CONCEPT = Concept(
             fixed=Side("torch", "linear.weight.copy_(W.T)", _torch_linear_loaded(transpose=True)),
             seed=64,
             source="torch.nn.Linear docs (weight: (out_features, in_features)); keras.layers.Dense kernel"),
+        PortingCase(
+            "flatten-order-chw-vs-hwc",
+            "Between the last conv and the first dense layer, torch (x.flatten(1)) and the book flatten NCHW "
+            "maps in (C, H, W) order, Keras' Flatten on NHWC maps in (H, W, C) order. The weight matrix ports "
+            "without a shape error and multiplies the wrong features. Fix: reorder its rows, "
+            "layouts.dense_rows_chw_to_hwc(W, C, H, W).",
+            _feature_maps,
+            reference=Side("torch", "F.linear(x.flatten(1), W.T, b)", _torch_flatten_linear),
+            naive=Side("tf", "Dense(kernel=W)(Flatten()(x_nhwc))", _keras_flatten_dense(_rows_as_they_are)),
+            fixed=Side("tf", "Dense(kernel=layouts.dense_rows_chw_to_hwc(W, C, H, W))(Flatten()(x_nhwc))",
+                       _keras_flatten_dense(layouts.dense_rows_chw_to_hwc)),
+            seed=65,
+            source="torch.flatten; keras.layers.Flatten (channels_last)"),
     ),
 )

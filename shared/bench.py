@@ -1,0 +1,228 @@
+"""`rosetta bench conv`: conv2d forward + backward in our three implementations and the
+two frameworks' built-ins, side by side, on one shape.
+
+Speed is measured here, never in a test: a timing depends on the machine. Every
+contender first computes the same output and gradients as F.conv2d (the error is in the
+table), so a fast but wrong implementation cannot hide.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from shared import layouts, lazy
+from shared.concepts import _conv
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int = 8
+    channels: int = 64
+    size: int = 32
+    filters: int = 64
+    kernel: int = 3
+    padding: int = 1
+
+    def describe(self) -> str:
+        return (f"N={self.batch}, C={self.channels}, {self.size}x{self.size}, {self.kernel}x{self.kernel}, "
+                f"{self.filters} filters, padding {self.padding}, float32")
+
+
+@dataclass
+class Result:
+    name: str
+    median_ms: float
+    gflops: float
+    max_err: float        # max |output or gradient - F.conv2d's| / max |F.conv2d's|
+    ratio: float = float("nan")  # median / torch built-in's median
+
+
+def _inputs(shape: Shape, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((shape.batch, shape.channels, shape.size, shape.size)).astype(np.float32)
+    w = (rng.standard_normal((shape.filters, shape.channels, shape.kernel, shape.kernel))
+         / np.sqrt(shape.channels * shape.kernel ** 2)).astype(np.float32)
+    b = rng.standard_normal(shape.filters).astype(np.float32)
+    dy = rng.standard_normal((shape.batch, shape.filters, shape.size + 2 * shape.padding - shape.kernel + 1,
+                              shape.size + 2 * shape.padding - shape.kernel + 1)).astype(np.float32)
+    return x, w, b, dy
+
+
+# Each contender is run(check): with check=True it returns (y, dx, dw, db) as NumPy arrays
+# in canonical layout; the timed calls skip that conversion.
+
+def _numpy(x, w, b, dy, padding):
+    from numpy_impl import conv
+
+    def run(check=False):
+        # the backward recomputes im2col: our functions keep no cache between calls
+        y = conv.conv2d(x, w, b, padding=padding)
+        return (y, *conv.conv2d_backward(dy, x, w, b, padding=padding))
+    return run
+
+
+def _torch(fn, x, w, b, dy, padding, device="cpu"):
+    torch = lazy.torch()
+    tensors = [torch.from_numpy(a).to(device) for a in (x, w, b, dy)]
+
+    def run(check=False):
+        xt, wt, bt = (t.detach().requires_grad_() for t in tensors[:3])
+        y = fn(xt, wt, bt, padding=padding)
+        grads = torch.autograd.grad(y, (xt, wt, bt), tensors[3])
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return [t.detach().cpu().numpy() for t in (y, *grads)] if check else None
+    return run
+
+
+def _tf(fn, x, w, b, dy, padding):
+    tf = lazy.tf()
+    xt, wt, bt, dyt = (tf.constant(a) for a in (x, w, b, dy))
+
+    def run(check=False):
+        with tf.GradientTape() as tape:
+            tape.watch([xt, wt, bt])
+            y = fn(xt, wt, bt, padding=padding)
+        grads = tape.gradient(y, [xt, wt, bt], output_gradients=dyt)
+        return [t.numpy() for t in (y, *grads)] if check else None  # eager CPU ops have finished
+    return run
+
+
+def _tf_builtin(x, w, b, dy, padding):
+    """tf.nn.conv2d as a TF user runs it: NHWC images and an HWIO kernel (TF's CPU
+    kernels support NHWC only), converted once, outside the timing."""
+    tf = lazy.tf()
+    xt, wt = tf.constant(layouts.nchw_to_nhwc(x).copy()), tf.constant(layouts.oihw_to_hwio(w).copy())
+    bt, dyt = tf.constant(b), tf.constant(layouts.nchw_to_nhwc(dy).copy())
+    pads = _conv.tf_pads((padding,) * 4)
+
+    def run(check=False):
+        with tf.GradientTape() as tape:
+            tape.watch([xt, wt, bt])
+            y = tf.nn.conv2d(xt, wt, 1, pads) + bt
+        dx, dw, db = tape.gradient(y, [xt, wt, bt], output_gradients=dyt)
+        if not check:
+            return None
+        return (layouts.nhwc_to_nchw(y.numpy()), layouts.nhwc_to_nchw(dx.numpy()),
+                layouts.hwio_to_oihw(dw.numpy()), db.numpy())
+    return run
+
+
+def contenders(shape: Shape, device: str = "cpu") -> dict[str, Callable]:
+    """name -> run, for the frameworks that are installed."""
+    from shared import backends
+    x, w, b, dy = _inputs(shape)
+    p = shape.padding
+    found = {}
+    if device == "cpu":
+        found["numpy_impl.conv2d (im2col)"] = _numpy(x, w, b, dy, p)
+    if backends.installed("torch"):
+        from torch_impl import conv as torch_conv
+        found["torch_impl.conv2d (im2col)"] = _torch(torch_conv.conv2d, x, w, b, dy, p, _torch_device(device))
+        found["torch F.conv2d (built-in)"] = _torch(lazy.F().conv2d, x, w, b, dy, p, _torch_device(device))
+    if backends.installed("tf") and device == "cpu":
+        from tf_impl import conv as tf_conv
+        found["tf_impl.conv2d (im2col)"] = _tf(tf_conv.conv2d, x, w, b, dy, p)
+        found["tf.nn.conv2d (built-in, NHWC)"] = _tf_builtin(x, w, b, dy, p)
+    return found
+
+
+def _torch_device(device):
+    return "cuda" if device == "gpu" else "cpu"
+
+
+BUILTIN = "torch F.conv2d (built-in)"
+
+
+def _max_err(got, want) -> float:
+    return max(float(np.max(np.abs(np.asarray(g, np.float64) - w)) / max(float(np.max(np.abs(w))), 1e-30))
+               for g, w in zip(got, want))
+
+
+def measure(run: Callable, repeat: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def numpy_peak_extra_bytes(shape: Shape) -> int:
+    """The most memory the NumPy forward + backward holds beyond its inputs, by
+    tracemalloc (NumPy reports its array buffers to it)."""
+    run = _numpy(*_inputs(shape), shape.padding)
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def column_matrix_bytes(shape: Shape) -> int:
+    out = shape.size + 2 * shape.padding - shape.kernel + 1
+    return shape.batch * out * out * shape.channels * shape.kernel ** 2 * 4
+
+
+def flops(shape: Shape) -> int:
+    """Forward + backward: the forward's product once for y, once for dx, once for dw."""
+    x, w, _, dy = _inputs(shape)
+    return 3 * _conv.conv2d_flops(x.shape, w.shape, dy.shape[2:])
+
+
+def separable_flops(shape: Shape) -> tuple[int, int]:
+    """(depthwise-separable, full) forward FLOPs for the same input and output channels."""
+    x, w, _, dy = _inputs(shape)
+    c, o, k = shape.channels, shape.filters, shape.kernel
+    return (_conv.separable_flops(x.shape, (c, 1, k, k), (o, c, 1, 1), dy.shape[2:]),
+            _conv.conv2d_flops(x.shape, w.shape, dy.shape[2:]))
+
+
+def run_conv(shape: Shape, repeat: int, device: str = "cpu", on_start: Callable[[str], None] = lambda name: None):
+    """Check, then time, every contender; the ratio is to torch's built-in."""
+    found = contenders(shape, device)
+    torch = lazy.torch() if BUILTIN in found else None
+    want = [np.asarray(a, np.float64) for a in found[BUILTIN](check=True)] if torch else None
+    work = flops(shape)
+    results = []
+    for name, run in found.items():
+        on_start(name)
+        err = _max_err(run(check=True), want) if want is not None else float("nan")
+        median = statistics.median(measure(run, repeat))
+        results.append(Result(name, median * 1e3, work / median / 1e9, err))
+    base = next((r.median_ms for r in results if r.name == BUILTIN), float("nan"))
+    for r in results:
+        r.ratio = r.median_ms / base
+    return results
+
+
+def to_json(shape: Shape, results, threads: dict, peak: int | None) -> dict:
+    return {"shape": asdict(shape), "threads": threads, "numpy_peak_extra_bytes": peak,
+            "column_matrix_bytes": column_matrix_bytes(shape), "flops_forward_backward": flops(shape),
+            "results": [asdict(r) for r in results]}
+
+
+def threads() -> dict:
+    """Threads each library may use: the timings mean little without them."""
+    from shared import backends
+    info = {}
+    try:
+        from threadpoolctl import threadpool_info
+        info["numpy BLAS"] = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()
+                                       if p["user_api"] == "blas") or "unknown"
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, say so
+        info["numpy BLAS"] = "unknown (threadpoolctl not installed)"
+    if backends.installed("torch"):
+        info["torch"] = str(lazy.torch().get_num_threads())
+    if backends.installed("tf"):
+        tf = lazy.tf()
+        info["tf intra-op"] = str(tf.config.threading.get_intra_op_parallelism_threads() or "default (all cores)")
+    return info
