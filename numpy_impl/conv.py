@@ -117,20 +117,18 @@ def _group_filters(w, groups):
     return w.reshape(groups, o // groups, per_group, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, o // groups, -1)
 
 
-def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    g = _conv.validate_conv2d("conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+def _conv2d(x, w, b, g, groups):
+    """(output, column matrix): the forward, and what its backward needs."""
     n, o, (kh, kw), (oh, ow) = x.shape[0], w.shape[0], g.kernel, g.out
     col = _group_columns(_im2col(x, g, channels_last=True), groups, kh * kw)
     out = col @ _group_filters(w, groups).transpose(0, 2, 1)  # (G, N*OH*OW, O/G): one GEMM per group
     out = out.reshape(groups, n, oh, ow, -1).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
-    return out if b is None else out + b.reshape(1, -1, 1, 1)
+    return (out if b is None else out + b.reshape(1, -1, 1, 1)), col
 
 
-def conv2d_backward(dy, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    g = _conv.validate_conv2d("conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+def _conv2d_backward(dy, x, w, b, g, groups, col):
     n, c, h, width = x.shape
     o, per_group, kh, kw = w.shape
-    col = _group_columns(_im2col(x, g, channels_last=True), groups, kh * kw)
     # dy as rows per output position, split by group: (G, N*OH*OW, O/G)
     dy_rows = dy.reshape(n, groups, o // groups, *g.out).transpose(1, 0, 3, 4, 2).reshape(groups, -1, o // groups)
 
@@ -153,6 +151,41 @@ def conv2d_backward(dy, x, w, b=None, *, stride=1, padding=0, dilation=1, groups
     return dx, dw, dy.sum(axis=(0, 2, 3))
 
 
+def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    g = _conv.validate_conv2d("conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return _conv2d(x, w, b, g, groups)[0]
+
+
+def conv2d_backward(dy, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    # a function keeps nothing between calls: the column matrix is built again
+    g = _conv.validate_conv2d("conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    col = _group_columns(_im2col(x, g, channels_last=True), groups, g.kernel[0] * g.kernel[1])
+    return _conv2d_backward(dy, x, w, b, g, groups, col)
+
+
+class Convolution:
+    """The book's Convolution layer (7.4.3): forward keeps x and the column matrix, so
+    backward does not build it again; backward sets dW and db and returns dx."""
+
+    def __init__(self, W, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+        self.W, self.b = W, b
+        self.options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self.x = self.col = self.geometry = None
+        self.dW = self.db = None
+
+    def forward(self, x):
+        self.geometry = _conv.validate_conv2d("conv2d", x, self.W, self.b, **self.options)
+        out, self.col = _conv2d(x, self.W, self.b, self.geometry, self.options["groups"])
+        self.x = x
+        return out
+
+    def backward(self, dout):
+        dx, self.dW, *db = _conv2d_backward(dout, self.x, self.W, self.b, self.geometry,
+                                            self.options["groups"], self.col)
+        self.db = db[0] if db else None
+        return dx
+
+
 # ---- transposed convolution -----------------------------------------------------------
 
 def _transpose_geometry(x, w, g):
@@ -161,7 +194,7 @@ def _transpose_geometry(x, w, g):
     and has exactly H x W windows."""
     h, width = x.shape[2:]
     (kh, kw), (sh, sw) = g.kernel, g.stride
-    top, bottom, left, right = g.pads
+    _, bottom, _, right = g.pads
     full = ((h - 1) * sh + kh + max(-bottom, 0), (width - 1) * sw + kw + max(-right, 0))
     inner = _conv.Geometry((0, 0, 0, 0), g.stride, (1, 1), g.kernel, (h, width))
     return full, inner

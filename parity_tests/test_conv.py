@@ -1,6 +1,8 @@
 """Convolution facts the generic parity run does not state on its own: the layout
 converters (element by element, and round trips in every framework), im2col and col2im
 as adjoints on random geometries, TensorFlow's 'same' split, and the FLOP counts."""
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -143,3 +145,43 @@ def test_separable_flops_ratio_is_mobilenets_closed_form():
     full = _conv.conv2d_flops(x_shape, (out, 64, k, k), (32, 32))
     separable = _conv.separable_flops(x_shape, (64, 1, k, k), (out, 64, 1, 1), (32, 32))
     assert separable / full == pytest.approx(1 / out + 1 / k**2, rel=1e-12)
+
+
+@pytest.mark.parametrize("options", [dict(padding=1), dict(stride=2, padding="same", groups=2),
+                                     dict(dilation=2, padding=(0, 1, 2, 0))])
+def test_the_books_convolution_layer_caches_col_and_agrees_with_torch(options):
+    # the layer reuses forward's column matrix in backward (the bench times it)
+    if machine_skip("torch"):
+        pytest.skip("torch not installed")
+    import torch
+    from shared.concepts.conv2d import _torch_conv2d
+    x, w, b = RNG.standard_normal((2, 4, 7, 6)), RNG.standard_normal((6, 4 // options.get("groups", 1), 3, 3)), \
+        RNG.standard_normal(6)
+    layer = conv.Convolution(w, b, **options)
+    y = layer.forward(x)
+    dy = RNG.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = _torch_conv2d(xt, wt, bt, **options)
+    want = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy))
+    for got, expected in zip((y, dx, layer.dW, layer.db), (yt, *want)):
+        # float64 sums of <= 36 products, in another order
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_bench_conv_checks_every_implementation_against_torch(tmp_path, capsys):
+    if machine_skip("torch"):
+        pytest.skip("torch not installed: the bench's reference is F.conv2d")
+    from shared import cli
+
+    path = tmp_path / "bench.json"
+    small = ["--repeat", "1", "--batch", "2", "--channels", "3", "--size", "6", "--filters", "4"]
+    assert cli.main(["bench", "conv", *small, "--json", str(path)]) == 0
+    payload = json.loads(path.read_text())
+    names = {r["name"] for r in payload["results"]}
+    assert {"numpy_impl.Convolution (im2col, the book's layer)", "torch F.conv2d (built-in)"} <= names
+    # float32 outputs and gradients vs F.conv2d, relative to each array's largest value
+    assert all(r["max_err"] < 1e-5 for r in payload["results"])
+    assert payload["column_matrix_bytes"] == 2 * 6 * 6 * 3 * 9 * 4
+    out = capsys.readouterr().out
+    assert "vs torch's built-in" in out and "depthwise-separable" in out

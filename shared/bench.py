@@ -60,9 +60,20 @@ def _numpy(x, w, b, dy, padding):
     from numpy_impl import conv
 
     def run(check=False):
-        # the backward recomputes im2col: our functions keep no cache between calls
+        # the functions keep no cache: conv2d_backward builds the column matrix again
         y = conv.conv2d(x, w, b, padding=padding)
         return (y, *conv.conv2d_backward(dy, x, w, b, padding=padding))
+    return run
+
+
+def _numpy_layer(x, w, b, dy, padding):
+    from numpy_impl import conv
+    layer = conv.Convolution(w, b, padding=padding)
+
+    def run(check=False):
+        y = layer.forward(x)  # keeps the column matrix for backward, as the book's layer
+        dx = layer.backward(dy)
+        return y, dx, layer.dW, layer.db
     return run
 
 
@@ -120,7 +131,8 @@ def contenders(shape: Shape, device: str = "cpu") -> dict[str, Callable]:
     p = shape.padding
     found = {}
     if device == "cpu":
-        found["numpy_impl.conv2d (im2col)"] = _numpy(x, w, b, dy, p)
+        found[NUMPY] = _numpy_layer(x, w, b, dy, p)
+        found["numpy_impl.conv2d + conv2d_backward"] = _numpy(x, w, b, dy, p)
     if backends.installed("torch"):
         from torch_impl import conv as torch_conv
         found["torch_impl.conv2d (im2col)"] = _torch(torch_conv.conv2d, x, w, b, dy, p, _torch_device(device))
@@ -137,6 +149,7 @@ def _torch_device(device):
 
 
 BUILTIN = "torch F.conv2d (built-in)"
+NUMPY = "numpy_impl.Convolution (im2col, the book's layer)"
 
 
 def _max_err(got, want) -> float:
@@ -144,21 +157,10 @@ def _max_err(got, want) -> float:
                for g, w in zip(got, want))
 
 
-def measure(run: Callable, repeat: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def numpy_peak_extra_bytes(shape: Shape) -> int:
     """The most memory the NumPy forward + backward holds beyond its inputs, by
     tracemalloc (NumPy reports its array buffers to it)."""
-    run = _numpy(*_inputs(shape), shape.padding)
+    run = _numpy_layer(*_inputs(shape), shape.padding)
     tracemalloc.start()
     try:
         run()
@@ -187,16 +189,25 @@ def separable_flops(shape: Shape) -> tuple[int, int]:
 
 
 def run_conv(shape: Shape, repeat: int, device: str = "cpu", on_start: Callable[[str], None] = lambda name: None):
-    """Check, then time, every contender; the ratio is to torch's built-in."""
+    """Check every contender against torch's built-in, then time each in a block of
+    `repeat` runs; the ratio is to torch's built-in."""
     found = contenders(shape, device)
-    torch = lazy.torch() if BUILTIN in found else None
-    want = [np.asarray(a, np.float64) for a in found[BUILTIN](check=True)] if torch else None
+    want = [np.asarray(a, np.float64) for a in found[BUILTIN](check=True)] if BUILTIN in found else None
     work = flops(shape)
     results = []
     for name, run in found.items():
         on_start(name)
         err = _max_err(run(check=True), want) if want is not None else float("nan")
-        median = statistics.median(measure(run, repeat))
+        # torch's OpenMP and TF's Eigen workers spin-wait for a while after their last
+        # op, taking the cores from whoever runs next: let them fall asleep first
+        time.sleep(0.5)
+        run()  # warm-up: first calls allocate and compile
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times)
         results.append(Result(name, median * 1e3, work / median / 1e9, err))
     base = next((r.median_ms for r in results if r.name == BUILTIN), float("nan"))
     for r in results:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import importlib.util
 import sys
 import textwrap
@@ -244,6 +245,90 @@ def cmd_demo_mlp(args, console: Console) -> int:
     return 0
 
 
+def cmd_demo_cnn(args, console: Console) -> int:
+    from shared import demos
+    from shared.concepts.cnn_train_step import OPTIMIZERS
+    if args.optimizer not in OPTIMIZERS:
+        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    if args.steps < 1:
+        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
+    active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
+    for name, why in missing.items():
+        console.print(f"[yellow]{name} not run: {why}[/]")
+    split, params, opt_state, hyper, batches = demos.cnn_setup(args.steps, args.optimizer, args.lr, args.seed)
+    net = demos.CNN_DEMO_NET
+    console.print(f"SimpleConvNet: Conv {net['filters']} x {net['kernel']}x{net['kernel']} (pad {hyper['pad']})-ReLU-"
+                  f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax; "
+                  f"{args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits (1x8x8), {args.dtype}; "
+                  f"{len(split.t_train)} training and {len(split.t_test)} test images")
+    runs = []
+    progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
+                        console=Console(stderr=True, emoji=False))
+    with progress:
+        for backend in active:
+            bar = progress.add_task(backend.name, total=args.steps, loss=float("nan"))
+            runs.append(demos.train_cnn(
+                backend.name, split, params, opt_state, hyper, batches, dtype=args.dtype,
+                on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
+    reference = runs[0]
+    table = Table(title="Same weights, same batches: accuracy per framework", title_justify="left")
+    for column in ("framework", "train accuracy", "test accuracy", "final loss", f"max |loss - {reference.backend}|",
+                   "seconds"):
+        table.add_column(column, justify="left" if column == "framework" else "right")
+    for run in runs:
+        gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
+        table.add_row(run.backend, f"{run.train_accuracy[-1]:.2%}", f"{run.test_accuracy[-1]:.2%}",
+                      f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
+    console.print(table)
+    demos.plot_cnn(runs, args.out, f"SimpleConvNet on the digits, {args.optimizer}, {args.dtype}")
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_bench_conv(args, console: Console) -> int:
+    from shared import bench
+    shape = bench.Shape(args.batch, args.channels, args.size, args.filters, args.kernel, args.padding)
+    if args.device == "gpu" and not (backends.installed("torch") and backends.get("torch").devices()[-1] == "gpu"):
+        console.print("[yellow]no GPU: torch.cuda.is_available() is False; nothing to run on 'gpu'[/]")
+        return 0
+    if args.device == "gpu":  # TF32 off, as in the parity run: cuDNN would otherwise round to 10 bits
+        console.print(f"GPU set-up: {backends.get('torch').gpu_setup()}")
+    threads = bench.threads()
+    console.print(f"conv2d forward + backward (y, dx, dw, db), {shape.describe()}, {args.device}; "
+                  f"median of {args.repeat} runs each, after a check against F.conv2d and a warm-up")
+    console.print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
+    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True, emoji=False),
+                        transient=True)
+    with progress:
+        bar = progress.add_task("starting")
+        results = bench.run_conv(shape, args.repeat, args.device,
+                                 on_start=lambda what: progress.update(bar, description=what))
+    table = Table(title="conv2d forward + backward", title_justify="left")
+    for column in ("implementation", "median ms", "GFLOP/s", "x torch built-in", "max err vs F.conv2d"):
+        table.add_column(column, justify="left" if column == "implementation" else "right")
+    for r in results:
+        table.add_row(escape(r.name), f"{r.median_ms:.1f}", f"{r.gflops:.0f}", f"{r.ratio:.2f}", f"{r.max_err:.1e}")
+    console.print(table)
+    console.print(f"{bench.flops(shape) / 1e9:.2f} GFLOP per forward + backward; max err relative to the largest "
+                  "|value| of each of y, dx, dw, db")
+    peak = None
+    if args.device == "cpu":
+        peak = bench.numpy_peak_extra_bytes(shape)
+        console.print(f"NumPy peak extra memory (tracemalloc): {peak / 2**20:.1f} MiB; the column matrix "
+                      f"N*OH*OW x C*kh*kw alone is {bench.column_matrix_bytes(shape) / 2**20:.1f} MiB")
+        numpy_ratio = next((r.ratio for r in results if r.name == bench.NUMPY), float("nan"))
+        console.print(f"{bench.NUMPY} vs torch's built-in: {numpy_ratio:.2f}x (target <= 2.0x)")
+    separable, full = bench.separable_flops(shape)
+    console.print(f"depthwise-separable block (3x3 depthwise + 1x1 pointwise) at this shape: {separable / 1e6:.1f} "
+                  f"MFLOP vs {full / 1e6:.1f} MFLOP for the full conv, ratio {separable / full:.3f} "
+                  f"(= 1/O + 1/k^2 = {1 / shape.filters + 1 / shape.kernel ** 2:.3f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(bench.to_json(shape, results, threads, peak), indent=1) + "\n")
+        console.print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_list(args, console: Console) -> int:
     table = Table(title="Concepts", title_justify="left")
     for column in ("concept", "module", "日本語", "cases", "oracles", "porting cases"):
@@ -286,6 +371,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, batches and masks")
     p.add_argument("--out", default="mlp-demo.png", help="the PNG to write (default mlp-demo.png)")
     p.set_defaults(run=cmd_demo_mlp)
+    p = demo.add_parser("cnn", help="the book's SimpleConvNet on the digits; one PNG of the curves and filters")
+    p.add_argument("--steps", type=int, default=300, help="training steps of 100 images (default 300)")
+    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
+    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batches")
+    p.add_argument("--out", default="cnn-demo.png", help="the PNG to write (default cnn-demo.png)")
+    p.set_defaults(run=cmd_demo_cnn)
+    bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
+                           ).add_subparsers(dest="bench", required=True)
+    p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
+    p.add_argument("--repeat", type=int, default=20, help="timed runs per implementation (default 20)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="gpu: torch_impl's im2col conv vs cuDNN (needs CUDA)")
+    for name, default in (("batch", 8), ("channels", 64), ("size", 32), ("filters", 64), ("kernel", 3),
+                          ("padding", 1)):
+        p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.set_defaults(run=cmd_bench_conv)
     return parser
 
 

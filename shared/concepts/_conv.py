@@ -97,7 +97,7 @@ def validate_conv2d(concept, x, w, b, *, stride, padding, dilation, groups) -> G
     _require_image(concept, "x", x)
     checks.require_float(concept, "w", w)
     checks.require_rank(concept, "w", w, (4,), " ([out, in / groups, kh, kw], the canonical OIHW layout)")
-    n, c, h, width = checks.shape_of(x)
+    _, c, h, width = checks.shape_of(x)
     o, per_group, kh, kw = checks.shape_of(w)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{concept}: groups must be an int >= 1, got {groups!r}")
@@ -184,7 +184,7 @@ def validate_conv_transpose2d(concept, x, w, b, *, stride, padding, output_paddi
     _require_image(concept, "x", x)
     checks.require_float(concept, "w", w)
     checks.require_rank(concept, "w", w, (4,), " ([in, out, kh, kw], torch's ConvTranspose2d layout)")
-    n, c, h, width = checks.shape_of(x)
+    _, c, h, width = checks.shape_of(x)
     i, o, kh, kw = checks.shape_of(w)
     if i != c:
         raise ValueError(f"{concept}: w must be [in, out, kh, kw] with in = {c}, the channels of x, "

@@ -70,7 +70,7 @@ def _torch_flatten_linear(x, W, b):
 def _keras_flatten_dense(convert):
     def run(x, W, b):
         keras = lazy.keras()
-        n, c, h, w = (int(d) for d in x.shape)
+        _, c, h, w = (int(d) for d in x.shape)
         dense = keras.layers.Dense(int(W.shape[1]), dtype=x.dtype.name)
         dense.build((None, c * h * w))
         dense.set_weights([convert(W.numpy(), c, h, w), b.numpy()])

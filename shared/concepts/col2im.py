@@ -36,7 +36,7 @@ def _ones_golden(inputs):
 def _torch_fold(col, x_shape, kernel, *, stride=1, padding=0, dilation=1, channels_last=False):
     F = lazy.F()
     g = _conv.validate_col2im("col2im", col, x_shape, kernel, stride=stride, padding=padding, dilation=dilation)
-    n, c, h, w = x_shape
+    n, _, h, w = x_shape
     top, bottom, left, right = g.pads
     cols = col.reshape(n, -1, col.shape[1]).transpose(1, 2)  # (N, C*kh*kw, L), F.fold's layout
     image = F.fold(cols, (h + top + bottom, w + left + right), g.kernel, dilation=g.dilation, stride=g.stride)
