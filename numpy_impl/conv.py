@@ -188,18 +188,6 @@ class Convolution:
 
 # ---- transposed convolution -----------------------------------------------------------
 
-def _transpose_geometry(x, w, g):
-    """The conv2d that this transposed conv inverts: it reads the full output
-    ((H-1)S + k, extended by zeros where a crop is negative) with stride S, no padding,
-    and has exactly H x W windows."""
-    h, width = x.shape[2:]
-    (kh, kw), (sh, sw) = g.kernel, g.stride
-    _, bottom, _, right = g.pads
-    full = ((h - 1) * sh + kh + max(-bottom, 0), (width - 1) * sw + kw + max(-right, 0))
-    inner = _conv.Geometry((0, 0, 0, 0), g.stride, (1, 1), g.kernel, (h, width))
-    return full, inner
-
-
 def _crop(full, g, out):
     top, _, left, _ = g.pads
     return full[:, :, top:top + out[0], left:left + out[1]]
@@ -211,7 +199,7 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
     g = _conv.validate_conv_transpose2d("conv_transpose2d", x, w, b, stride=stride, padding=padding,
                                         output_padding=output_padding)
     n, i, h, width = x.shape
-    full, inner = _transpose_geometry(x, w, g)
+    full, inner = _conv.transpose_geometry(x, g)
     x_rows = x.transpose(0, 2, 3, 1).reshape(n * h * width, i)
     col = x_rows @ w.reshape(i, -1)  # (N*H*W, O*kh*kw): the book's column order (O, kh, kw)
     y = np.ascontiguousarray(_crop(_col2im(col, (n, w.shape[1], *full), inner), g, g.out))
@@ -222,7 +210,7 @@ def conv_transpose2d_backward(dy, x, w, b=None, *, stride=1, padding=0, output_p
     g = _conv.validate_conv_transpose2d("conv_transpose2d", x, w, b, stride=stride, padding=padding,
                                         output_padding=output_padding)
     n, i, h, width = x.shape
-    full, inner = _transpose_geometry(x, w, g)
+    full, inner = _conv.transpose_geometry(x, g)
     dfull = np.zeros((n, w.shape[1], *full), dtype=dy.dtype)
     _crop(dfull, g, g.out)[...] = dy  # the cropped-away border had no effect: gradient 0
     dcol = _im2col(dfull, inner)      # (N*H*W, O*kh*kw), the forward's col

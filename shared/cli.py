@@ -206,20 +206,19 @@ def cmd_show(args, console: Console) -> int:
     return 0
 
 
-def cmd_demo_mlp(args, console: Console) -> int:
-    from shared import demos
-    from shared.concepts.mlp_train_step import OPTIMIZERS
-    if args.optimizer not in OPTIMIZERS:
-        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+def _train_side_by_side(args, console: Console, optimizers, setup, describe, train, plot, title) -> int:
+    """`rosetta demo <model>`: the same weights and batches in every installed framework,
+    progress per framework, one accuracy table, one PNG."""
+    if args.optimizer not in optimizers:
+        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(optimizers)}, got {args.optimizer!r}")
     if args.steps < 1:
         raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
     for name, why in missing.items():
         console.print(f"[yellow]{name} not run: {why}[/]")
-    split, params, opt_state, hyper, batches = demos.mlp_setup(args.steps, args.optimizer, args.lr, args.seed)
-    console.print(f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax), "
-                  f"{args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits, {args.dtype}; "
-                  f"{len(split.t_train)} training and {len(split.t_test)} test images")
+    split, params, opt_state, hyper, batches = setup(args.steps, args.optimizer, args.lr, args.seed)
+    console.print(f"{describe(params, hyper)}, {args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits, "
+                  f"{args.dtype}; {len(split.t_train)} training and {len(split.t_test)} test images")
     runs = []
     progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
@@ -227,48 +226,7 @@ def cmd_demo_mlp(args, console: Console) -> int:
     with progress:
         for backend in active:
             bar = progress.add_task(backend.name, total=args.steps, loss=float("nan"))
-            runs.append(demos.train_mlp(
-                backend.name, split, params, opt_state, hyper, batches, dtype=args.dtype,
-                on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
-    reference = runs[0]
-    table = Table(title="Same weights, same batches, same masks: accuracy per framework", title_justify="left")
-    for column in ("framework", "train accuracy", "test accuracy", "final loss", f"max |loss - {reference.backend}|",
-                   "seconds"):
-        table.add_column(column, justify="left" if column == "framework" else "right")
-    for run in runs:
-        gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
-        table.add_row(run.backend, f"{run.train_accuracy[-1]:.2%}", f"{run.test_accuracy[-1]:.2%}",
-                      f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
-    console.print(table)
-    demos.plot_mlp(runs, args.out, f"MultiLayerNet on the digits, {args.optimizer}, {args.dtype}")
-    console.print(f"wrote {args.out}")
-    return 0
-
-
-def cmd_demo_cnn(args, console: Console) -> int:
-    from shared import demos
-    from shared.concepts.cnn_train_step import OPTIMIZERS
-    if args.optimizer not in OPTIMIZERS:
-        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
-    if args.steps < 1:
-        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
-    active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
-    for name, why in missing.items():
-        console.print(f"[yellow]{name} not run: {why}[/]")
-    split, params, opt_state, hyper, batches = demos.cnn_setup(args.steps, args.optimizer, args.lr, args.seed)
-    net = demos.CNN_DEMO_NET
-    console.print(f"SimpleConvNet: Conv {net['filters']} x {net['kernel']}x{net['kernel']} (pad {hyper['pad']})-ReLU-"
-                  f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax; "
-                  f"{args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits (1x8x8), {args.dtype}; "
-                  f"{len(split.t_train)} training and {len(split.t_test)} test images")
-    runs = []
-    progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
-                        console=Console(stderr=True, emoji=False))
-    with progress:
-        for backend in active:
-            bar = progress.add_task(backend.name, total=args.steps, loss=float("nan"))
-            runs.append(demos.train_cnn(
+            runs.append(train(
                 backend.name, split, params, opt_state, hyper, batches, dtype=args.dtype,
                 on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
     reference = runs[0]
@@ -281,9 +239,32 @@ def cmd_demo_cnn(args, console: Console) -> int:
         table.add_row(run.backend, f"{run.train_accuracy[-1]:.2%}", f"{run.test_accuracy[-1]:.2%}",
                       f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
     console.print(table)
-    demos.plot_cnn(runs, args.out, f"SimpleConvNet on the digits, {args.optimizer}, {args.dtype}")
+    plot(runs, args.out, f"{title} on the digits, {args.optimizer}, {args.dtype}")
     console.print(f"wrote {args.out}")
     return 0
+
+
+def cmd_demo_mlp(args, console: Console) -> int:
+    from shared import demos
+    from shared.concepts.mlp_train_step import OPTIMIZERS
+
+    def describe(params, hyper):
+        return (f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax); "
+                "the same dropout masks too")
+    return _train_side_by_side(args, console, OPTIMIZERS, demos.mlp_setup, describe, demos.train_mlp,
+                               demos.plot_mlp, "MultiLayerNet")
+
+
+def cmd_demo_cnn(args, console: Console) -> int:
+    from shared import demos
+    from shared.concepts.cnn_train_step import OPTIMIZERS
+
+    def describe(params, hyper):
+        net = demos.CNN_DEMO_NET
+        return (f"SimpleConvNet: Conv {net['filters']} x {net['kernel']}x{net['kernel']} (pad {hyper['pad']})-ReLU-"
+                f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax on 1x8x8 images")
+    return _train_side_by_side(args, console, OPTIMIZERS, demos.cnn_setup, describe, demos.train_cnn,
+                               demos.plot_cnn, "SimpleConvNet")
 
 
 def cmd_bench_conv(args, console: Console) -> int:

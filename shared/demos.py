@@ -23,7 +23,8 @@ DEMO_SIZES = (64, 100, 100, 10)
 
 @dataclass
 class Run:
-    """One framework's training: the loss at every step, accuracies every `eval_every`."""
+    """One framework's training: the loss at every step, accuracies every `eval_every`,
+    and the final parameters (canonical NumPy arrays)."""
 
     backend: str
     losses: list[float] = field(default_factory=list)
@@ -31,6 +32,7 @@ class Run:
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    params: dict = field(default_factory=dict)
 
 
 def mlp_setup(steps: int, optimizer: str, lr: float, seed: int = 0, batch_size: int = 100):
@@ -45,16 +47,18 @@ def mlp_setup(steps: int, optimizer: str, lr: float, seed: int = 0, batch_size: 
     return split, params, spec.init_opt_state(params, optimizer, hyper["opt"]), hyper, batches
 
 
-def train_mlp(backend_name: str, split, params, opt_state, hyper, batches, *, dtype="float32", eval_every=25,
-              on_step: Callable[[int, float], None] = lambda step, loss: None) -> Run:
-    """Train with `backend_name`'s train_step; every array starts as the same NumPy array."""
+def train(concept_name: str, backend_name: str, split, params, opt_state, hyper, batches, *, dtype="float32",
+          eval_every=25, images: Callable = lambda x: x,
+          on_step: Callable[[int, float], None] = lambda step, loss: None) -> Run:
+    """Train with `backend_name`'s train_step of `concept_name`; every array starts as the
+    same NumPy array. `images` shapes the digits as the model reads them."""
     backend = backends.get(backend_name)
-    concept = get("mlp_train_step")
+    concept = get(concept_name)
     train_step = backend.impl(concept).forward
     predict = backends.module(backend_name, concept).predict
     run = Run(backend_name)
     inputs = cast_inputs({"params": params, "opt_state": opt_state, "batches": batches,
-                          "x_train": split.x_train, "x_test": split.x_test}, dtype)
+                          "x_train": images(split.x_train), "x_test": images(split.x_test)}, dtype)
     start = time.perf_counter()
     with backend.scope("cpu"):
         params = backend.convert(inputs["params"], "cpu")
@@ -71,7 +75,12 @@ def train_mlp(backend_name: str, split, params, opt_state, hyper, batches, *, dt
                     curve.append(float((scores.argmax(axis=1) == t).mean()))
             on_step(step, run.losses[-1])
     run.seconds = time.perf_counter() - start
+    run.params = {name: backend.to_numpy(value) for name, value in params.items()}
     return run
+
+
+def train_mlp(backend_name: str, split, params, opt_state, hyper, batches, **options) -> Run:
+    return train("mlp_train_step", backend_name, split, params, opt_state, hyper, batches, **options)
 
 
 def plot_mlp(runs: list[Run], path, title: str) -> None:
@@ -113,13 +122,6 @@ CNN_DEMO_NET = {"filters": 16, "kernel": 3, "hidden": 64}  # 16 x 8 x 8 -> poole
 CNN_DEMO_HYPER = {"stride": 1, "pad": 1}
 
 
-@dataclass
-class CnnRun(Run):
-    """A Run that also keeps the final canonical parameters (NumPy), for the filters."""
-
-    params: dict = field(default_factory=dict)
-
-
 def cnn_setup(steps: int, optimizer: str, lr: float, seed: int = 0, batch_size: int = 100):
     """Initial params and opt_state, hyper and every batch: the inputs all three share."""
     split = digits()
@@ -130,37 +132,12 @@ def cnn_setup(steps: int, optimizer: str, lr: float, seed: int = 0, batch_size: 
     return split, params, cnn_spec.init_opt_state(params, optimizer, hyper["opt"]), hyper, batches
 
 
-def train_cnn(backend_name: str, split, params, opt_state, hyper, batches, *, dtype="float32", eval_every=25,
-              on_step: Callable[[int, float], None] = lambda step, loss: None) -> CnnRun:
-    """Train with `backend_name`'s cnn train_step; every array starts as the same NumPy array."""
-    backend = backends.get(backend_name)
-    concept = get("cnn_train_step")
-    train_step = backend.impl(concept).forward
-    predict = backends.module(backend_name, concept).predict
-    run = CnnRun(backend_name)
-    inputs = cast_inputs({"params": params, "opt_state": opt_state, "batches": batches,
-                          "x_train": cnn_spec.images(split.x_train), "x_test": cnn_spec.images(split.x_test)}, dtype)
-    start = time.perf_counter()
-    with backend.scope("cpu"):
-        params = backend.convert(inputs["params"], "cpu")
-        opt_state = backend.convert(inputs["opt_state"], "cpu")
-        x_train, x_test = backend.convert(inputs["x_train"], "cpu"), backend.convert(inputs["x_test"], "cpu")
-        for step, batch in enumerate(inputs["batches"], start=1):
-            loss, _, params, opt_state = train_step(params, opt_state, backend.convert(batch, "cpu"), hyper)
-            run.losses.append(float(backend.to_numpy(loss)))
-            if step % eval_every == 0 or step == len(inputs["batches"]):
-                run.eval_steps.append(step)
-                for x, t, curve in ((x_train, split.t_train, run.train_accuracy),
-                                    (x_test, split.t_test, run.test_accuracy)):
-                    scores = backend.to_numpy(predict(params, x, hyper))
-                    curve.append(float((scores.argmax(axis=1) == t).mean()))
-            on_step(step, run.losses[-1])
-    run.seconds = time.perf_counter() - start
-    run.params = {name: backend.to_numpy(value) for name, value in params.items()}
-    return run
+def train_cnn(backend_name: str, split, params, opt_state, hyper, batches, **options) -> Run:
+    return train("cnn_train_step", backend_name, split, params, opt_state, hyper, batches,
+                 images=cnn_spec.images, **options)
 
 
-def plot_cnn(runs: list[CnnRun], path, title: str) -> None:
+def plot_cnn(runs: list[Run], path, title: str) -> None:
     """Top: the loss per step and its distance from the first run's. Below: each
     framework's learned first-layer filters, one row per framework, on one colour scale
     (the same filters look the same)."""

@@ -90,25 +90,13 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 # ---- transposed convolution -----------------------------------------------------------
 
-def _transpose_geometry(x, g):
-    """The conv2d that this transposed conv inverts: it reads the full output
-    ((H-1)S + k, extended by zeros where a crop is negative) with stride S, no padding,
-    and has exactly H x W windows."""
-    h, width = x.shape[2:]
-    (kh, kw), (sh, sw) = g.kernel, g.stride
-    _, bottom, _, right = g.pads
-    full = ((h - 1) * sh + kh + max(-bottom, 0), (width - 1) * sw + kw + max(-right, 0))
-    inner = _conv.Geometry((0, 0, 0, 0), g.stride, (1, 1), g.kernel, (h, width))
-    return full, inner
-
-
 def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
     """y = col2im(x_rows @ W.reshape(I, O*kh*kw)), then cropped by the padding: the
     adjoint of conv2d, so autograd's backward of it is a conv2d."""
     g = _conv.validate_conv_transpose2d("conv_transpose2d", x, w, b, stride=stride, padding=padding,
                                         output_padding=output_padding)
     n, i, h, width = x.shape
-    full, inner = _transpose_geometry(x, g)
+    full, inner = _conv.transpose_geometry(x, g)
     x_rows = layouts.nchw_to_nhwc(x).reshape(n * h * width, i)
     col = x_rows @ w.reshape(i, -1)  # (N*H*W, O*kh*kw): the book's column order (O, kh, kw)
     top, _, left, _ = g.pads

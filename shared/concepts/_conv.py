@@ -201,6 +201,17 @@ def validate_conv_transpose2d(concept, x, w, b, *, stride, padding, output_paddi
     return Geometry(crops, stride, (1, 1), (kh, kw), out)
 
 
+def transpose_geometry(x, g: Geometry):
+    """The conv2d that a transposed conv inverts: it reads the full output ((H-1)S + k,
+    extended by zeros where a crop is negative) with stride S and no padding, and has
+    exactly H x W windows. Returns (full size, that conv's Geometry)."""
+    h, width = checks.shape_of(x)[2:]
+    (kh, kw), (sh, sw) = g.kernel, g.stride
+    _, bottom, _, right = g.pads
+    full = ((h - 1) * sh + kh + max(-bottom, 0), (width - 1) * sw + kw + max(-right, 0))
+    return full, Geometry((0, 0, 0, 0), g.stride, (1, 1), g.kernel, (h, width))
+
+
 def conv2d_flops(x_shape, w_shape, out_hw) -> int:
     """Floating-point operations of a conv2d forward: one multiply and one add per
     kernel tap, 2 N O OH OW (C / groups) kh kw. The backward costs twice that (one
