@@ -114,7 +114,7 @@ class PortingCase:
 @dataclass(frozen=True)
 class Override:
     """A tolerance that replaces the table entry where `check` (a kind: forward, grad,
-    numeric, builtin) and, when given, `case`, `dtype` and `backend` match."""
+    numeric, builtin, step) and, when given, `case`, `dtype` and `backend` match."""
 
     check: str
     tolerance: Tolerance

@@ -27,12 +27,24 @@ from shared import checks
 from shared.concepts import dropout as dropout_spec
 from shared.concepts.batch_norm import BOOK_EPS
 from shared.initializers import he_normal
-from shared.spec import Case, Concept, ErrorCase
+from shared.spec import Case, Concept, ErrorCase, Override, Tolerance
 
 OPTIMIZERS = ("sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step", "adam_step",
               "adamw_step")
 HYPER_KEYS = ("optimizer", "opt", "weight_decay", "dropout", "bn_momentum", "bn_eps")
 PARITY_SIZES = (64, 24, 24, 10)  # small enough for the whole-network finite-difference check
+
+# AdaGrad's step lr * g / sqrt(h) turns the gradient's absolute float32 error into a
+# parameter error lr / sqrt(h) times larger. The error itself is small (<= 4e-7 of the
+# array's largest gradient, inside the grad budget), but on W1 rows of the digits' border
+# pixels, non-zero in a few of 32 samples, sqrt(h) stays ~4e-5 and lr / sqrt(h) reaches
+# 1.4e3 (the table's step budget assumes the factor is lr, 0.1). The float64 reference's
+# own h gives sum_k max(lr / sqrt(h_k) * |dg_k|) = 8e-6 = 1.3e-5 of max|W1| over 10 steps;
+# 2e-5 covers it. How close a weight comes depends on the CPU's summation order: the
+# table's budget held on earlier machines; on an AMD EPYC W1[1, 21] used 1.2x of it.
+ADAGRAD_F32_AMPLIFIED = Tolerance(
+    2e-5, 1e-5, "float32 AdaGrad: lr / sqrt(h) up to 1.4e3 amplifies gradient rounding; "
+    "bound from the reference's h: 1.3e-5 of the array's max", scaled=True)
 
 
 def init_params(rng: np.random.Generator, sizes) -> dict[str, np.ndarray]:
@@ -130,6 +142,7 @@ CONCEPT = Concept(
               "canonical params, every random draw in the batch (see the module docstring)",
     differentiable=(),
     steps=(1, 10),
+    overrides=(Override("step", ADAGRAD_F32_AMPLIFIED, case="adagrad", dtype="float32"),),
     cases=(
         _case("sgd_step", {"lr": 0.1}),
         _case("momentum_step", {"lr": 0.05, "momentum": 0.9}),
