@@ -183,5 +183,14 @@ def test_bench_conv_checks_every_implementation_against_torch(tmp_path, capsys):
     # float32 outputs and gradients vs F.conv2d, relative to each array's largest value
     assert all(r["max_err"] < 1e-5 for r in payload["results"])
     assert payload["column_matrix_bytes"] == 2 * 6 * 6 * 3 * 9 * 4
+    assert payload["gemm_floor_ms"] > 0
     out = capsys.readouterr().out
-    assert "vs torch's built-in" in out and "depthwise-separable" in out
+    assert "vs torch's built-in" in out and "depthwise-separable" in out and "the three GEMMs alone" in out
+
+
+def test_bench_gemm_floor_does_the_convolutions_flops():
+    from shared import bench
+
+    shape = bench.Shape(2, 3, 6, 4, 3, 1)
+    # against conv2d_flops, itself checked against torch's FLOP counter above
+    assert sum(2 * m * k * n for m, k, n in bench.gemm_shapes(shape)) == bench.flops(shape)

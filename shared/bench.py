@@ -188,6 +188,32 @@ def separable_flops(shape: Shape) -> tuple[int, int]:
             _conv.conv2d_flops(x.shape, w.shape, dy.shape[2:]))
 
 
+def gemm_shapes(shape: Shape) -> list[tuple[int, int, int]]:
+    """(m, k, n) of the three matrix products any im2col convolution must do:
+    y = col W^T, dW = dy^T col, dcol = dy W."""
+    _, w, _, dy = _inputs(shape)
+    rows, inner, o = dy.shape[0] * dy.shape[2] * dy.shape[3], w[0].size, w.shape[0]
+    return [(rows, inner, o), (o, rows, inner), (rows, o, inner)]
+
+
+def gemm_floor_ms(shape: Shape, repeat: int) -> float:
+    """Median ms of those three products in NumPy's BLAS, with no im2col, col2im or
+    layout work: the floor for an im2col implementation on this machine."""
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32))
+             for m, k, n in gemm_shapes(shape)]
+
+    def products():
+        return [a @ b for a, b in pairs]
+    products()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        products()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 def run_conv(shape: Shape, repeat: int, device: str = "cpu", on_start: Callable[[str], None] = lambda name: None):
     """Check every contender against torch's built-in, then time each in a block of
     `repeat` runs; the ratio is to torch's built-in."""
@@ -215,8 +241,8 @@ def run_conv(shape: Shape, repeat: int, device: str = "cpu", on_start: Callable[
     return results
 
 
-def to_json(shape: Shape, results, threads: dict, peak: int | None) -> dict:
-    return {"shape": asdict(shape), "threads": threads, "numpy_peak_extra_bytes": peak,
+def to_json(shape: Shape, results, threads: dict, peak: int | None, gemm_floor: float | None = None) -> dict:
+    return {"shape": asdict(shape), "threads": threads, "numpy_peak_extra_bytes": peak, "gemm_floor_ms": gemm_floor,
             "column_matrix_bytes": column_matrix_bytes(shape), "flops_forward_backward": flops(shape),
             "results": [asdict(r) for r in results]}
 

@@ -293,19 +293,24 @@ def cmd_bench_conv(args, console: Console) -> int:
     console.print(table)
     console.print(f"{bench.flops(shape) / 1e9:.2f} GFLOP per forward + backward; max err relative to the largest "
                   "|value| of each of y, dx, dw, db")
-    peak = None
+    peak = floor = None
     if args.device == "cpu":
         peak = bench.numpy_peak_extra_bytes(shape)
         console.print(f"NumPy peak extra memory (tracemalloc): {peak / 2**20:.1f} MiB; the column matrix "
                       f"N*OH*OW x C*kh*kw alone is {bench.column_matrix_bytes(shape) / 2**20:.1f} MiB")
         numpy_ratio = next((r.ratio for r in results if r.name == bench.NUMPY), float("nan"))
         console.print(f"{bench.NUMPY} vs torch's built-in: {numpy_ratio:.2f}x (target <= 2.0x)")
+        floor = bench.gemm_floor_ms(shape, args.repeat)
+        builtin = next((r.median_ms for r in results if r.name == bench.BUILTIN), float("nan"))
+        console.print(f"the three GEMMs alone (NumPy's BLAS, no im2col): {floor:.1f} ms = "
+                      f"{bench.flops(shape) / floor / 1e6:.0f} GFLOP/s, {floor / builtin:.2f}x torch's built-in: "
+                      "no im2col convolution can be faster on this machine")
     separable, full = bench.separable_flops(shape)
     console.print(f"depthwise-separable block (3x3 depthwise + 1x1 pointwise) at this shape: {separable / 1e6:.1f} "
                   f"MFLOP vs {full / 1e6:.1f} MFLOP for the full conv, ratio {separable / full:.3f} "
                   f"(= 1/O + 1/k^2 = {1 / shape.filters + 1 / shape.kernel ** 2:.3f})")
     if args.json:
-        Path(args.json).write_text(json.dumps(bench.to_json(shape, results, threads, peak), indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(bench.to_json(shape, results, threads, peak, floor), indent=1) + "\n")
         console.print(f"wrote {args.json}")
     return 0
 
