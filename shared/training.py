@@ -25,6 +25,18 @@ from shared.parity import (Record, Task, cast_inputs, central_differences, compa
 from shared.trees import flatten, tree_map
 
 
+def error_inputs(case, change):
+    """An ErrorCase's `make` for a train step: the first step of `case` as
+    train_step(params, opt_state, batch, hyper) arguments, spoiled by `change(inputs)`."""
+    def make():
+        inputs = case.inputs()
+        inputs = {"params": inputs["params"], "opt_state": inputs["opt_state"],
+                  "batch": inputs["batches"][0], "hyper": inputs["hyper"]}
+        change(inputs)
+        return inputs
+    return make
+
+
 def run_steps(backend, fn, inputs: dict[str, Any], steps: tuple[int, ...], device: str) -> dict[int, dict]:
     """Call `fn(params, opt_state, batch, hyper)` once per batch, carrying params and
     opt_state from step to step in the backend's tensors; a NumPy snapshot of the loss,

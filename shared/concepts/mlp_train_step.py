@@ -23,7 +23,7 @@ import importlib
 
 import numpy as np
 
-from shared import checks
+from shared import checks, training
 from shared.concepts import dropout as dropout_spec
 from shared.concepts.batch_norm import BOOK_EPS
 from shared.initializers import he_normal
@@ -122,13 +122,7 @@ def _case(optimizer, opt_hyper, seed=301, steps=10, batch_size=32):
 
 
 def _bad(change):
-    def make():
-        inputs = _case("sgd_step", {"lr": 0.1}, steps=1).inputs()
-        inputs = {"params": inputs["params"], "opt_state": inputs["opt_state"],
-                  "batch": inputs["batches"][0], "hyper": inputs["hyper"]}
-        change(inputs)
-        return inputs
-    return make
+    return training.error_inputs(_case("sgd_step", {"lr": 0.1}, steps=1), change)
 
 
 CONCEPT = Concept(
