@@ -11,7 +11,8 @@ from shared import backends
 from shared.concepts import all_concepts
 from shared.trees import flatten
 
-OPTIMIZERS = [c for c in all_concepts() if c.module == "optimizers"]
+# the optimizer steps; clip_by_global_norm lives beside them but is no step
+OPTIMIZERS = [c for c in all_concepts() if c.module == "optimizers" and c.name.endswith("_step")]
 
 
 def _params():

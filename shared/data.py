@@ -1,5 +1,6 @@
 """Data that ships with our dependencies or is generated here: nothing is downloaded.
 
+addition(): the book's "16+75" -> "91" task (ゼロから作る 2, ch. 7), generated.
 digits(): scikit-learn's bundled 8x8 handwritten digits (1,797 images, the UCI set), a
 small stand-in for the book's MNIST that trains in seconds on a CPU.
 """
@@ -35,3 +36,37 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> Split:
         test[members[:round(test_fraction * len(members))]] = True
     return Split(x[~test], t[~test], x[test], t[test])
 
+
+
+# ---- the book's addition task (ゼロから作る 2, chapter 7) -----------------------------------
+
+ADDITION_VOCAB = "0123456789+ _"  # '_' starts every answer; ' ' pads
+QUESTION_LENGTH = 7                 # "999+999"
+ANSWER_LENGTH = 5                   # "_1998"
+
+
+@dataclass(frozen=True)
+class Sequences:
+    x_train: np.ndarray  # [N, 7] int64 question tokens, "16+75  "
+    y_train: np.ndarray  # [N, 5] int64 answer tokens, "_91  "
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def encode(text: str) -> list[int]:
+    return [ADDITION_VOCAB.index(ch) for ch in text]
+
+
+def decode(tokens) -> str:
+    return "".join(ADDITION_VOCAB[int(i)] for i in tokens)
+
+
+def addition(count: int = 5000, test_fraction: float = 0.1, seed: int = 0, max_value: int = 999) -> Sequences:
+    """The book's addition.txt, generated instead of downloaded: "a+b" with a, b drawn
+    uniformly from 0..max_value, padded with spaces; the answer "_" + str(a + b)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, max_value + 1, size=(2, count))
+    x = np.array([encode(f"{p}+{q}".ljust(QUESTION_LENGTH)) for p, q in zip(a, b)], dtype=np.int64)
+    y = np.array([encode(f"_{p + q}".ljust(ANSWER_LENGTH)) for p, q in zip(a, b)], dtype=np.int64)
+    test = round(test_fraction * count)
+    return Sequences(x[test:], y[test:], x[:test], y[:test])

@@ -6,10 +6,18 @@ Canonical (the math as the book and PyTorch write it):
   transposed-conv      IOHW   [in channels, out channels, kh, kw]  (torch ConvTranspose2d)
   depthwise kernels    OIHW with groups = C: [C * M, 1, kh, kw], output channel c * M + m
   affine               W [in, out]  (the book and Keras; torch Linear.weight is W.T)
+  recurrent cells      Wx [D, G*H], Wh [H, G*H], gate blocks on the last axis: LSTM
+                       (i, f, g, o), GRU (r, z, n) with biases bx, bh; RNN and LSTM one
+                       bias b (see shared/concepts/_rnn.py)
 
 TensorFlow and Keras keep images NHWC and kernels HWIO; Conv2DTranspose kernels
 [kh, kw, out, in]; DepthwiseConv2D kernels [kh, kw, C, M]. Both frameworks compute
 cross-correlation: no kernel is ever flipped.
+
+torch's nn.RNN / nn.LSTM / nn.GRU keep weight_ih [G*H, D] = Wx.T, weight_hh = Wh.T and
+two biases in the same gate order. Keras keeps kernel [D, G*H] = Wx, recurrent_kernel =
+Wh and one bias; its LSTM order (i, f, c, o) is ours, its GRU order is (z, r, h) and, with
+reset_after=True, its bias is [2, 3H] = (input bias, recurrent bias).
 
 Every function takes a NumPy array, a torch tensor or a TF tensor and returns the same
 kind, so a porter calls the same converter whichever side the weights come from.
@@ -32,6 +40,17 @@ def _transpose(a, perm):
         return a.permute(perm)
     from shared import lazy  # a TF tensor: TensorFlow is already loaded
     return lazy.tf().transpose(a, perm)
+
+
+def _concat(parts, axis):
+    a = parts[0]
+    if isinstance(a, np.ndarray):
+        return np.concatenate(parts, axis=axis)
+    if hasattr(a, "permute"):
+        import torch  # a torch tensor: torch is already loaded
+        return torch.cat(parts, dim=axis)
+    from shared import lazy
+    return lazy.tf().concat(parts, axis=axis)
 
 
 def _reshape(a, shape):
@@ -94,3 +113,74 @@ def dense_rows_chw_to_hwc(W, channels: int, height: int, width: int):
 def dense_rows_hwc_to_chw(W, channels: int, height: int, width: int):
     out = int(W.shape[1])
     return _reshape(_transpose(_reshape(W, (height, width, channels, out)), (2, 0, 1, 3)), (-1, out))
+
+
+# ---- recurrent cells ----------------------------------------------------------------
+
+def _gate_blocks(a, gates: int):
+    size = int(a.shape[-1]) // gates
+    return [a[..., k * size:(k + 1) * size] for k in range(gates)]
+
+
+def _swap_first_two_gates(a):
+    """(r, z, n) <-> (z, r, h): the GRU's first two gate blocks change places."""
+    r, z, n = _gate_blocks(a, 3)
+    return _concat([z, r, n], -1)
+
+
+def rnn_to_torch(Wx, Wh, b):
+    """Canonical RNN or LSTM parameters as torch's (weight_ih_l0, weight_hh_l0,
+    bias_ih_l0, bias_hh_l0): the same gate order, transposed, the bias all in bias_ih."""
+    return _transpose(Wx, (1, 0)), _transpose(Wh, (1, 0)), b, b * 0
+
+
+def rnn_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    """(Wx, Wh, b): torch's two biases are only ever added, so one bias holds both."""
+    return _transpose(weight_ih, (1, 0)), _transpose(weight_hh, (1, 0)), bias_ih + bias_hh
+
+
+def gru_to_torch(Wx, Wh, bx, bh):
+    """Canonical GRU parameters as torch's (weight_ih_l0, weight_hh_l0, bias_ih_l0,
+    bias_hh_l0): same gate order (r, z, n), same two biases."""
+    return _transpose(Wx, (1, 0)), _transpose(Wh, (1, 0)), bx, bh
+
+
+def gru_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    return _transpose(weight_ih, (1, 0)), _transpose(weight_hh, (1, 0)), bias_ih, bias_hh
+
+
+def rnn_to_keras(Wx, Wh, b):
+    """Canonical RNN or LSTM parameters as Keras SimpleRNN / LSTM weights [kernel,
+    recurrent_kernel, bias]: the same arrays, since Keras' LSTM order (i, f, c, o) is ours."""
+    return [Wx, Wh, b]
+
+
+def rnn_from_keras(kernel, recurrent_kernel, bias):
+    return kernel, recurrent_kernel, bias
+
+
+def gru_to_keras(Wx, Wh, bx, bh):
+    """Canonical GRU parameters as Keras GRU(reset_after=True) weights [kernel,
+    recurrent_kernel, bias [2, 3H]], gate blocks reordered (r, z, n) -> (z, r, h)."""
+    bias = _concat([_reshape(_swap_first_two_gates(bx), (1, -1)), _reshape(_swap_first_two_gates(bh), (1, -1))], 0)
+    return [_swap_first_two_gates(Wx), _swap_first_two_gates(Wh), bias]
+
+
+def gru_from_keras(kernel, recurrent_kernel, bias):
+    if len(bias.shape) != 2:
+        raise ValueError("a Keras GRU with one bias vector was built with reset_after=False: it computes "
+                         "r * (h @ Wh_n) instead of r * (h @ Wh_n + bh_n) and has no canonical (torch) form")
+    return (_swap_first_two_gates(kernel), _swap_first_two_gates(recurrent_kernel),
+            _swap_first_two_gates(bias[0]), _swap_first_two_gates(bias[1]))
+
+
+def book_lstm_to_canonical(a):
+    """ゼロから作る 2's LSTM slices its affine output (f, g, i, o); ours is (i, f, g, o).
+    Works on Wx, Wh and b alike (the gate blocks are the last axis)."""
+    f, g, i, o = _gate_blocks(a, 4)
+    return _concat([i, f, g, o], -1)
+
+
+def canonical_lstm_to_book(a):
+    i, f, g, o = _gate_blocks(a, 4)
+    return _concat([f, g, i, o], -1)

@@ -4,6 +4,7 @@ import torch
 
 from shared.concepts import adagrad_step as adagrad_spec
 from shared.concepts import adam_step as adam_spec
+from shared.concepts import clip_by_global_norm as clip_spec
 from shared.concepts import adamw_step as adamw_spec
 from shared.concepts import momentum_step as momentum_spec
 from shared.concepts import nesterov_step as nesterov_spec
@@ -66,3 +67,13 @@ def adam_step(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
 def adamw_step(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
     adamw_spec.validate(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
     return _adam(param * (1 - lr * weight_decay), grad, state, lr, beta1, beta2, eps)
+
+
+def clip_by_global_norm(grads, *, max_norm, eps=0.0):
+    """Every gradient scaled by one factor, so that their joint norm is at most max_norm:
+    the direction of the update is kept, only its length is cut (勾配クリッピング)."""
+    clip_spec.validate(grads, max_norm=max_norm, eps=eps)
+    norm = torch.sqrt(sum(torch.sum(g * g) for g in grads.values()))
+    # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
+    scale = max_norm / torch.clamp(norm + eps, min=max_norm)
+    return {name: g * scale for name, g in grads.items()}, norm
