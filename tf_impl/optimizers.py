@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from shared.concepts import adagrad_step as adagrad_spec
 from shared.concepts import adam_step as adam_spec
-from shared.concepts import clip_by_global_norm as clip_spec
 from shared.concepts import adamw_step as adamw_spec
+from shared.concepts import clip_by_global_norm as clip_spec
 from shared.concepts import momentum_step as momentum_spec
 from shared.concepts import nesterov_step as nesterov_spec
 from shared.concepts import rmsprop_step as rmsprop_spec
