@@ -9,8 +9,8 @@ import numpy as np
 
 from shared.concepts import adagrad_step as adagrad_spec
 from shared.concepts import adam_step as adam_spec
-from shared.concepts import clip_by_global_norm as clip_spec
 from shared.concepts import adamw_step as adamw_spec
+from shared.concepts import clip_by_global_norm as clip_spec
 from shared.concepts import momentum_step as momentum_spec
 from shared.concepts import nesterov_step as nesterov_spec
 from shared.concepts import rmsprop_step as rmsprop_spec
@@ -88,7 +88,8 @@ def clip_by_global_norm(grads, *, max_norm, eps=0.0):
     """Every gradient scaled by one factor, so that their joint norm is at most max_norm:
     the direction of the update is kept, only its length is cut (勾配クリッピング)."""
     clip_spec.validate(grads, max_norm=max_norm, eps=eps)
+    # the norm of every entry of every gradient, as if they were one long vector
     norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
     # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
     scale = max_norm / np.maximum(norm + eps, max_norm)
-    return {name: g * scale for name, g in grads.items()}, norm
+    return {name: g * scale for name, g in grads.items()}, np.asarray(norm)

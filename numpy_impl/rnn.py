@@ -1,11 +1,15 @@
-"""Recurrent layers 再帰型ニューラルネットワーク (RNN, LSTM, GRU) over a whole sequence, and
-their backward by hand: backpropagation through time (BPTT, 通時的誤差逆伝播法), as in
-ゼロから作る 2's TimeRNN / TimeLSTM.
+"""Recurrent layers 再帰型ニューラルネットワーク (RNN with leaky units, LSTM, GRU) and their
+backward by hand: 誤差逆伝播法 through time (BPTT, 通時的誤差逆伝播法), as in ゼロから作る 2's
+TimeRNN / TimeLSTM.
 
-Forward runs the step T times and keeps each step's cache; backward walks the steps in
-reverse, carrying dh (and the LSTM's dc) from step t to step t - 1, and ADDS every
-step's weight gradients: the same Wx, Wh, b are used at every step, so their gradient
-is the sum over steps. Shapes and gate layouts: shared/concepts/_rnn.py.
+One step is a small layer of its own: forward returns the new state and a cache, backward
+takes the gradient reaching the new state and returns the gradients of its inputs. A
+sequence is the same step T times:
+    forward   run the steps t = 1..T, keep every step's cache
+    backward  walk the steps in reverse; h_t (and c_t) reach the loss twice, through the
+              output at t and through step t + 1, so those two gradients ADD; the same
+              Wx, Wh, b serve every step, so their gradient is the SUM over the steps.
+Shapes and gate blocks (i, f, g, o) / (r, z, n): shared/concepts/_rnn.py.
 """
 import numpy as np
 
@@ -16,7 +20,7 @@ def sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
 
-# ---- one step each, forward and backward ----------------------------------------------
+# ---- one step each, forward and backward (the seq2seq decoder calls these directly) ----
 
 def rnn_step(x_t, h_prev, Wx, Wh, b, alpha=1.0):
     y = np.tanh(x_t @ Wx + h_prev @ Wh + b)
@@ -25,139 +29,190 @@ def rnn_step(x_t, h_prev, Wx, Wh, b, alpha=1.0):
 
 
 def rnn_step_backward(dh, cache, Wx, Wh):
+    """dh: everything that reaches h_t. Returns (dx_t, dh_prev, dWx, dWh, db)."""
     x_t, h_prev, y, alpha = cache
     da = dh * alpha * (1 - y ** 2)  # tanh' = 1 - tanh^2
-    # the leaky path (1 - alpha) h_prev carries dh straight back, past the tanh
-    return da @ Wx.T, dh * (1 - alpha) + da @ Wh.T, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
+    # the leaky path (1 - alpha) h_prev carries dh straight back, past the vanishing tanh'
+    dh_prev = dh * (1 - alpha) + da @ Wh.T
+    return da @ Wx.T, dh_prev, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
 def lstm_step(x_t, h_prev, c_prev, Wx, Wh, b):
-    A = x_t @ Wx + h_prev @ Wh + b
-    i, f, g, o = np.split(A, 4, axis=1)  # gate blocks (i, f, g, o)
-    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+    # one matrix product for all four gates, then cut it into the blocks (i, f, g, o)
+    a_i, a_f, a_g, a_o = np.split(x_t @ Wx + h_prev @ Wh + b, 4, axis=1)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     return o * tanh_c, c, (x_t, h_prev, c_prev, i, f, g, o, tanh_c)
 
 
 def lstm_step_backward(dh, dc, cache, Wx, Wh):
-    """dh, dc: what reaches h_t and c_t (from the output AND from step t + 1)."""
+    """dh, dc: everything that reaches h_t and c_t. Returns (dx_t, dh_prev, dc_prev, dWx, dWh, db)."""
     x_t, h_prev, c_prev, i, f, g, o, tanh_c = cache
-    dc = dc + dh * o * (1 - tanh_c ** 2)
+    dc = dc + dh * o * (1 - tanh_c ** 2)  # c_t also reaches the loss through h_t = o tanh(c_t)
     do = dh * tanh_c
     di, df, dg = dc * g, dc * c_prev, dc * i
     # back through the gates' nonlinearities: sigma' = s (1 - s), tanh' = 1 - t^2
     dA = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g ** 2), do * o * (1 - o)], axis=1)
-    # the cell state reaches c_{t-1} through the forget gate alone: the LSTM's highway
-    return dA @ Wx.T, dA @ Wh.T, dc * f, x_t.T @ dA, h_prev.T @ dA, dA.sum(axis=0)
+    # c_{t-1} reaches c_t through the forget gate alone, no squashing: the LSTM's highway
+    dc_prev = dc * f
+    return dA @ Wx.T, dA @ Wh.T, dc_prev, x_t.T @ dA, h_prev.T @ dA, dA.sum(axis=0)
 
 
 def gru_step(x_t, h_prev, Wx, Wh, bx, bh):
     xr, xz, xn = np.split(x_t @ Wx + bx, 3, axis=1)
     hr, hz, hn = np.split(h_prev @ Wh + bh, 3, axis=1)
     r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-    n = np.tanh(xn + r * hn)  # "reset after": r scales h Wh_n + bh_n
+    n = np.tanh(xn + r * hn)  # "reset after": r scales h Wh_n + bh_n, so hn is cached
     return (1 - z) * n + z * h_prev, (x_t, h_prev, r, z, n, hn)
 
 
 def gru_step_backward(dh, cache, Wx, Wh):
+    """dh: everything that reaches h_t. Returns (dx_t, dh_prev, dWx, dWh, dbx, dbh)."""
     x_t, h_prev, r, z, n, hn = cache
-    dn = dh * (1 - z)
-    dz = dh * (h_prev - n)
+    # h_t = (1 - z) n + z h_prev: a mix of the candidate and the old state
+    dn, dz = dh * (1 - z), dh * (h_prev - n)
     dan = dn * (1 - n ** 2)
-    dr = dan * hn
-    dar, daz = dr * r * (1 - r), dz * z * (1 - z)
+    dar, daz = dan * hn * r * (1 - r), dz * z * (1 - z)
     dAx = np.concatenate([dar, daz, dan], axis=1)
     dAh = np.concatenate([dar, daz, dan * r], axis=1)  # h's candidate part went through r
-    dx = dAx @ Wx.T
-    dh_prev = dh * z + dAh @ Wh.T
-    return dx, dh_prev, x_t.T @ dAx, h_prev.T @ dAh, dAx.sum(axis=0), dAh.sum(axis=0)
+    dh_prev = dh * z + dAh @ Wh.T  # z h_prev is the update gate's direct path back
+    return dAx @ Wx.T, dh_prev, x_t.T @ dAx, h_prev.T @ dAh, dAx.sum(axis=0), dAh.sum(axis=0)
 
 
-# ---- whole sequences: the Time layers --------------------------------------------------
+# ---- the time loops, shared by every cell ----------------------------------------------
+
+def _time_forward(step, x, states, params):
+    """step over t = 1..T from the initial states: each state's sequence [N, T, H] (hs, and
+    cs for the LSTM), and every step's cache."""
+    per_step, caches = [], []
+    for t in range(x.shape[1]):
+        *states, cache = step(x[:, t], *states, *params)
+        per_step.append(states)
+        caches.append(cache)
+    return [np.stack(sequence, axis=1) for sequence in zip(*per_step)], caches
+
+
+def _time_backward(step_backward, dseqs, caches, x, Wx, Wh):
+    """BPTT. dseqs: the gradients of the state sequences from outside (dhs, and dcs for the
+    LSTM). Returns dx, the initial states' gradients, and the weights' gradients."""
+    dx = np.empty_like(x)
+    dstates = [np.zeros_like(d[:, 0]) for d in dseqs]  # nothing comes back from after step T
+    dparams = None
+    for t in reversed(range(x.shape[1])):
+        # the state at t: its gradient from the output at t plus the one from step t + 1
+        dx[:, t], *grads = step_backward(*(d[:, t] + ds for d, ds in zip(dseqs, dstates)), caches[t], Wx, Wh)
+        dstates, dweights = grads[:len(dseqs)], grads[len(dseqs):]
+        if dparams is None:
+            dparams = dweights
+        else:  # the same weights at every step: their gradient sums the steps'
+            for total, g in zip(dparams, dweights):
+                total += g
+    return dx, dstates, dparams
+
+
+# ---- whole sequences, functional: what the parity engine compares ----------------------
 
 def rnn(x, h0, Wx, Wh, b, *, alpha=1.0):
     validate_rnn(x, h0, Wx, Wh, b, alpha=alpha)
-    return _rnn_forward(x, h0, Wx, Wh, b, alpha)[0]
-
-
-def _rnn_forward(x, h0, Wx, Wh, b, alpha):
-    h, hs, caches = h0, [], []
-    for t in range(x.shape[1]):
-        h, cache = rnn_step(x[:, t], h, Wx, Wh, b, alpha)
-        hs.append(h)
-        caches.append(cache)
-    return np.stack(hs, axis=1), caches
+    (hs,), _ = _time_forward(rnn_step, x, [h0], (Wx, Wh, b, alpha))
+    return hs
 
 
 def rnn_backward(dy, x, h0, Wx, Wh, b, *, alpha=1.0):
+    """dy [N, T, H]: the cotangent of hs."""
     validate_rnn(x, h0, Wx, Wh, b, alpha=alpha)
-    _, caches = _rnn_forward(x, h0, Wx, Wh, b, alpha)
-    dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh = np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        # h_t feeds the output at t AND the step t + 1: both gradients add
-        dx[:, t], dh, dWx_t, dWh_t, db_t = rnn_step_backward(dy[:, t] + dh, caches[t], Wx, Wh)
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return dx, dh, dWx, dWh, db
+    _, caches = _time_forward(rnn_step, x, [h0], (Wx, Wh, b, alpha))
+    dx, (dh0,), (dWx, dWh, db) = _time_backward(rnn_step_backward, [dy], caches, x, Wx, Wh)
+    return dx, dh0, dWx, dWh, db
 
 
 def lstm(x, h0, c0, Wx, Wh, b):
     validate_lstm(x, h0, c0, Wx, Wh, b)
-    hs, cs, _ = _lstm_forward(x, h0, c0, Wx, Wh, b)
+    (hs, cs), _ = _time_forward(lstm_step, x, [h0, c0], (Wx, Wh, b))
     return np.stack([hs, cs])
 
 
-def _lstm_forward(x, h0, c0, Wx, Wh, b):
-    h, c, hs, cs, caches = h0, c0, [], [], []
-    for t in range(x.shape[1]):
-        h, c, cache = lstm_step(x[:, t], h, c, Wx, Wh, b)
-        hs.append(h)
-        cs.append(c)
-        caches.append(cache)
-    return np.stack(hs, axis=1), np.stack(cs, axis=1), caches
-
-
 def lstm_backward(dy, x, h0, c0, Wx, Wh, b):
-    """dy [2, N, T, H]: the cotangents of (hs, cs)."""
+    """dy [2, N, T, H] = (dhs, dcs): the cotangents of the hidden AND the cell states."""
     validate_lstm(x, h0, c0, Wx, Wh, b)
-    _, _, caches = _lstm_forward(x, h0, c0, Wx, Wh, b)
-    dhs, dcs = dy
-    dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh, dc = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(x.shape[1])):
-        dx[:, t], dh, dc, dWx_t, dWh_t, db_t = lstm_step_backward(dhs[:, t] + dh, dcs[:, t] + dc, caches[t], Wx, Wh)
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return dx, dh, dc, dWx, dWh, db
+    _, caches = _time_forward(lstm_step, x, [h0, c0], (Wx, Wh, b))
+    dx, (dh0, dc0), (dWx, dWh, db) = _time_backward(lstm_step_backward, list(dy), caches, x, Wx, Wh)
+    return dx, dh0, dc0, dWx, dWh, db
 
 
 def gru(x, h0, Wx, Wh, bx, bh):
     validate_gru(x, h0, Wx, Wh, bx, bh)
-    return _gru_forward(x, h0, Wx, Wh, bx, bh)[0]
-
-
-def _gru_forward(x, h0, Wx, Wh, bx, bh):
-    h, hs, caches = h0, [], []
-    for t in range(x.shape[1]):
-        h, cache = gru_step(x[:, t], h, Wx, Wh, bx, bh)
-        hs.append(h)
-        caches.append(cache)
-    return np.stack(hs, axis=1), caches
+    (hs,), _ = _time_forward(gru_step, x, [h0], (Wx, Wh, bx, bh))
+    return hs
 
 
 def gru_backward(dy, x, h0, Wx, Wh, bx, bh):
+    """dy [N, T, H]: the cotangent of hs."""
     validate_gru(x, h0, Wx, Wh, bx, bh)
-    _, caches = _gru_forward(x, h0, Wx, Wh, bx, bh)
-    dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
-    dbx, dbh, dh = np.zeros_like(bx), np.zeros_like(bh), np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        dx[:, t], dh, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(dy[:, t] + dh, caches[t], Wx, Wh)
-        dWx += dWx_t
-        dWh += dWh_t
-        dbx += dbx_t
-        dbh += dbh_t
-    return dx, dh, dWx, dWh, dbx, dbh
+    _, caches = _time_forward(gru_step, x, [h0], (Wx, Wh, bx, bh))
+    dx, (dh0,), (dWx, dWh, dbx, dbh) = _time_backward(gru_step_backward, [dy], caches, x, Wx, Wh)
+    return dx, dh0, dWx, dWh, dbx, dbh
+
+
+# ---- the book's layer classes ----------------------------------------------------------
+
+class _TimeLayer:
+    """The book's Time layers: the parameters, the last forward's caches, and, when
+    stateful, the final state of one call as the initial state of the next (truncated
+    BPTT: long data cut into blocks, the state flows on, the gradient stops at the cut)."""
+    step = step_backward = None
+    n_states = 1  # h; the LSTM also carries c
+
+    def __init__(self, params, *, stateful=False):
+        self.params, self.stateful = params, stateful
+        self.grads, self.state, self.dh = {}, None, None
+
+    def _step_params(self):
+        return tuple(self.params.values())
+
+    def reset_state(self):
+        self.state = None
+
+    def forward(self, xs):
+        if self.state is None or not self.stateful:
+            zeros = np.zeros((xs.shape[0], self.params["Wh"].shape[0]), dtype=xs.dtype)
+            self.state = [zeros] * self.n_states
+        seqs, self._caches = _time_forward(self.step, xs, self.state, self._step_params())
+        self.state, self._xs = [s[:, -1] for s in seqs], xs
+        return seqs[0]
+
+    def backward(self, dhs):
+        # only hs leaves the layer: the LSTM's cell states get no gradient from outside
+        dseqs = [dhs] + [np.zeros_like(dhs)] * (self.n_states - 1)
+        dxs, dstates, dparams = _time_backward(self.step_backward, dseqs, self._caches, self._xs,
+                                               self.params["Wx"], self.params["Wh"])
+        self.dh = dstates[0]  # the gradient of the initial h: seq2seq passes it to the encoder
+        self.grads = dict(zip(self.params, dparams))
+        return dxs
+
+
+class TimeRNN(_TimeLayer):
+    step, step_backward = staticmethod(rnn_step), staticmethod(rnn_step_backward)
+
+    def __init__(self, Wx, Wh, b, *, alpha=1.0, stateful=False):
+        super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful=stateful)
+        self.alpha = alpha
+
+    def _step_params(self):
+        return (*self.params.values(), self.alpha)
+
+
+class TimeLSTM(_TimeLayer):
+    step, step_backward = staticmethod(lstm_step), staticmethod(lstm_step_backward)
+    n_states = 2
+
+    def __init__(self, Wx, Wh, b, *, stateful=False):
+        super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful=stateful)
+
+
+class TimeGRU(_TimeLayer):
+    step, step_backward = staticmethod(gru_step), staticmethod(gru_step_backward)
+
+    def __init__(self, Wx, Wh, bx, bh, *, stateful=False):
+        super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful=stateful)

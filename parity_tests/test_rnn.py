@@ -108,3 +108,29 @@ def test_converted_weights_load_into_keras_gru_and_come_back():
     layer.set_weights(layouts.gru_to_keras(*GRU))  # set_weights checks every shape
     for got, want in zip(layouts.gru_from_keras(*layer.get_weights()), GRU):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_the_books_time_layers_agree_with_the_functions_and_carry_state_when_stateful(kind):
+    # the functions' backward is checked against finite differences and torch by the
+    # parity run; the layer classes must compute the same thing in the book's form
+    from numpy_impl import rnn
+    from shared.concepts import _rnn
+    inputs = _rnn.make_inputs(kind, 2, 6, 3, 4)(np.random.default_rng(11))
+    x, weights = inputs["x"], {k: v for k, v in inputs.items() if k not in ("x", "h0", "c0")}
+    layer = {"rnn": rnn.TimeRNN, "lstm": rnn.TimeLSTM, "gru": rnn.TimeGRU}[kind](**weights, stateful=True)
+    zeros = {k: np.zeros((2, 4)) for k in ("h0", "c0") if k in inputs}
+    whole = getattr(rnn, kind)(x, **zeros, **weights)
+    hs = whole[0] if kind == "lstm" else whole
+    # stateful: two blocks of 3 steps give the same states as one pass of 6
+    first, second = layer.forward(x[:, :3]), layer.forward(x[:, 3:])
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), hs, rtol=0, atol=1e-15)
+    # backward on the last block equals the function's on that block from the carried state
+    dhs = np.random.default_rng(12).standard_normal(second.shape)
+    dx = layer.backward(dhs)
+    block = {"h0": hs[:, 2]} | ({"c0": whole[1][:, 2]} if kind == "lstm" else {})
+    dy = np.stack([dhs, np.zeros_like(dhs)]) if kind == "lstm" else dhs
+    want = getattr(rnn, f"{kind}_backward")(dy, x[:, 3:], **block, **weights)
+    np.testing.assert_allclose(dx, want[0], rtol=0, atol=1e-14)
+    for got, expected in zip(layer.grads.values(), want[-len(weights):]):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
