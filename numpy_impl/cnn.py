@@ -58,8 +58,5 @@ def gradients(params, batch, hyper):
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
     loss_value, grads = gradients(params, batch, hyper)
-    step = getattr(optimizers, hyper["optimizer"])
-    new_params, new_opt_state = {}, {}
-    for name, grad in grads.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    new_params, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, new_params, new_opt_state

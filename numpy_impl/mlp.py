@@ -83,8 +83,6 @@ def train_step(params, opt_state, batch, hyper):
         z = cache[i - 1][1]
         new_params[f"running_mean{i}"], new_params[f"running_var{i}"] = batch_norm_running_stats(
             z, params[f"running_mean{i}"], params[f"running_var{i}"], momentum=hyper["bn_momentum"])
-    step = getattr(optimizers, hyper["optimizer"])
-    new_opt_state = {}
-    for name, grad in grads.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    stepped, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
+    new_params.update(stepped)
     return loss_value, grads, new_params, new_opt_state

@@ -93,3 +93,13 @@ def clip_by_global_norm(grads, *, max_norm, eps=0.0):
     # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
     scale = max_norm / np.maximum(norm + eps, max_norm)
     return {name: g * scale for name, g in grads.items()}, np.asarray(norm)
+
+
+def step_all(params, grads, opt_state, optimizer, opt):
+    """`optimizer` (a step's name, e.g. "adam_step") applied to every parameter that has a
+    gradient: ({name: new parameter}, {name: new state})."""
+    step = globals()[optimizer]
+    new_params, new_state = {}, {}
+    for name, grad in grads.items():
+        new_params[name], new_state[name] = step(params[name], grad, opt_state[name], **opt)
+    return new_params, new_state

@@ -81,7 +81,7 @@ def gradients(params, batch, hyper):
     grads["W"] = sum(h.T @ dlogits[:, t] for t, h in enumerate(hs))
     grads["b"] = dlogits.sum(axis=(0, 1))
     dec = _seq2seq.layer_params(params, "dec", cell)
-    dstate = tuple(np.zeros_like(hs[0]) for _ in _initial(cell, 0, 0))
+    dstate = _initial(cell, np.zeros_like(hs[0]), np.zeros_like(hs[0]))
     for t in reversed(range(ty)):
         # h_t feeds the logits at t AND the step t + 1
         dstate = (dstate[0] + dlogits[:, t] @ params["W"].T, *dstate[1:])
@@ -113,8 +113,5 @@ def train_step(params, opt_state, batch, hyper):
     clipped = grads
     if hyper["max_norm"] is not None:
         clipped, _ = optimizers.clip_by_global_norm(grads, max_norm=hyper["max_norm"])
-    step = getattr(optimizers, hyper["optimizer"])
-    new_params, new_opt_state = {}, {}
-    for name, grad in clipped.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    new_params, new_opt_state = optimizers.step_all(params, clipped, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, new_params, new_opt_state

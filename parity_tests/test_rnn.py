@@ -122,15 +122,16 @@ def test_the_books_time_layers_agree_with_the_functions_and_carry_state_when_sta
     zeros = {k: np.zeros((2, 4)) for k in ("h0", "c0") if k in inputs}
     whole = getattr(rnn, kind)(x, **zeros, **weights)
     hs = whole[0] if kind == "lstm" else whole
-    # stateful: two blocks of 3 steps give the same states as one pass of 6
+    # stateful: two blocks of 3 steps give the same states as one pass of 6 (the same
+    # operations in the same order: equal to the last bit)
     first, second = layer.forward(x[:, :3]), layer.forward(x[:, 3:])
-    np.testing.assert_allclose(np.concatenate([first, second], axis=1), hs, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(np.concatenate([first, second], axis=1), hs)
     # backward on the last block equals the function's on that block from the carried state
     dhs = np.random.default_rng(12).standard_normal(second.shape)
     dx = layer.backward(dhs)
     block = {"h0": hs[:, 2]} | ({"c0": whole[1][:, 2]} if kind == "lstm" else {})
     dy = np.stack([dhs, np.zeros_like(dhs)]) if kind == "lstm" else dhs
     want = getattr(rnn, f"{kind}_backward")(dy, x[:, 3:], **block, **weights)
-    np.testing.assert_allclose(dx, want[0], rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(dx, want[0])  # one shared time loop: bit for bit
     for got, expected in zip(layer.grads.values(), want[-len(weights):]):
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
+        np.testing.assert_array_equal(got, expected)

@@ -97,3 +97,10 @@ def require_number_in(concept: str, arg: str, value, lo: float, hi: float, *, hi
 def require_bool(concept: str, arg: str, value) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{concept}: {arg} must be True or False, got {value!r}")
+
+
+def require_keys(concept: str, arg: str, value, keys: tuple[str, ...]) -> None:
+    """`value` is a dict with exactly these keys (a train step's hyper-parameters)."""
+    if not isinstance(value, dict) or set(value) != set(keys):
+        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+        raise ValueError(f"{concept}: {arg} must be a dict with keys {keys}, got {got}")

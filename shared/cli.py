@@ -279,7 +279,8 @@ def cmd_bench_conv(args, console: Console) -> int:
     console.print(f"conv2d forward + backward (y, dx, dw, db), {shape.describe()}, {args.device}; "
                   f"median of {args.repeat} runs each, after a check against F.conv2d and a warm-up")
     console.print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
-    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True, emoji=False),
+    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=Console(stderr=True, emoji=False),
                         transient=True)
     with progress:
         bar = progress.add_task("starting")

@@ -14,6 +14,7 @@ Records (check names):
 from __future__ import annotations
 
 import hashlib
+import importlib
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,13 @@ from shared.backends import Impl
 from shared.parity import (Record, Task, cast_inputs, central_differences, compare, compare_leaves,
                            failed_record, lazy_value, recorder, upcast)
 from shared.trees import flatten, tree_map
+
+
+def init_opt_state(params, optimizer: str, opt_hyper: dict, names=None) -> dict:
+    """The optimizer's first state for each parameter in `names` (default: all), from the
+    step's spec module (`shared.concepts.<optimizer>.init_state`)."""
+    init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
+    return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in (names or params)}
 
 
 def error_inputs(case, change):

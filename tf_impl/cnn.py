@@ -79,8 +79,5 @@ def train_step(params, opt_state, batch, hyper):
     with tf.GradientTape() as tape:
         loss_value = loss(model, batch, hyper)
     grads = model.canonical_grads(dict(zip(names, tape.gradient(loss_value, [model.params[n] for n in names]))))
-    step = getattr(optimizers, hyper["optimizer"])
-    new_params, new_opt_state = {}, {}
-    for name, grad in grads.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    new_params, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, new_params, new_opt_state

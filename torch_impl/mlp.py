@@ -114,8 +114,6 @@ def train_step(params, opt_state, batch, hyper):
     loss_value.backward()
     grads = model.canonical_grads()
     new_params = model.to_canonical()  # the running statistics the forward pass updated
-    step = getattr(optimizers, hyper["optimizer"])
-    new_opt_state = {}
-    for name, grad in grads.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    stepped, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
+    new_params.update(stepped)
     return loss_value.detach(), grads, new_params, new_opt_state

@@ -123,9 +123,6 @@ def train_step(params, opt_state, batch, hyper):
     clipped = grads
     if hyper["max_norm"] is not None:
         clipped, _ = optimizers.clip_by_global_norm(grads, max_norm=hyper["max_norm"])
-    step = getattr(optimizers, hyper["optimizer"])
-    new_params, new_opt_state = {}, {}
-    for name, grad in clipped.items():
-        new_params[name], new_opt_state[name] = step(params[name], grad, opt_state[name], **hyper["opt"])
+    new_params, new_opt_state = optimizers.step_all(params, clipped, opt_state, hyper["optimizer"], hyper["opt"])
     # the contract's grads are the unclipped ones: the numeric check compares them with the loss
     return loss_value.detach(), grads, new_params, new_opt_state

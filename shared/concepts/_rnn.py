@@ -102,6 +102,13 @@ def make_inputs(kind: str, n: int, t: int, d: int, h: int, *, scale: float = 1.0
     return make
 
 
+def bad_inputs(kind: str, **changes):
+    """An ErrorCase's `make`: valid inputs (N=2, T=3, D=4, H=5) with `changes` applied."""
+    def make():
+        return {**make_inputs(kind, 2, 3, 4, 5)(np.random.default_rng(0)), **changes}
+    return make
+
+
 def python_loop(kind: str, alpha: float = 1.0):
     """A golden: the step equations above, one scalar at a time in plain Python (math.tanh,
     math.exp, no arrays, no matrix products), for the small cases."""

@@ -1,5 +1,7 @@
 """clip_by_global_norm: gradient clipping (勾配クリッピング) by the norm of all gradients
 together, the remedy for exploding gradients in BPTT."""
+import math
+
 import numpy as np
 
 from shared import checks, lazy
@@ -33,7 +35,6 @@ def _zeros(rng):
 def _golden(max_norm, eps=0.0):
     def golden(inputs):
         # the norm from Python's math.hypot over every entry (an independent sum of squares)
-        import math
         norm = math.hypot(*np.concatenate([g.ravel() for g in inputs["grads"].values()]).tolist())
         scale = min(1.0, max_norm / (norm + eps)) if norm + eps > 0 else 1.0
         return {name: g * scale for name, g in inputs["grads"].items()}, np.array(norm)
@@ -97,7 +98,7 @@ CONCEPT = Concept(
     japanese="勾配クリッピング（gradient clipping）",
     signature="clip_by_global_norm(grads, *, max_norm, eps=0.0) -> (clipped grads, norm); grads a dict; "
               "eps = 0 is tf.clip_by_global_norm, eps = 1e-6 torch.nn.utils.clip_grad_norm_",
-    differentiable=(),
+    differentiable=(),  # it acts on gradients before the step; nothing differentiates through it
     outputs=("grads", "norm"),
     cases=(
         Case("clipped", _grads(2.0), {"max_norm": 1.0}, seed=531, golden=_golden(1.0),

@@ -15,7 +15,6 @@ on the digits as 1 x 8 x 8 images. It follows mlp_train_step's contract:
              the convolution's stride and zero padding. Pooling is fixed as in the book.
   train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state)
 """
-import importlib
 import numbers
 
 import numpy as np
@@ -24,6 +23,7 @@ from shared import checks, training
 from shared.concepts._conv import output_size
 from shared.initializers import he_normal
 from shared.spec import Case, Concept, ErrorCase
+from shared.training import init_opt_state
 
 CONCEPT_NAME = "cnn_train_step"
 OPTIMIZERS = ("sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step", "adam_step",
@@ -66,11 +66,6 @@ def init_params(rng: np.random.Generator, filters: int, kernel: int, hidden: int
             "W3": he_normal(rng, hidden, classes), "b3": np.zeros(classes)}
 
 
-def init_opt_state(params, optimizer: str, opt_hyper: dict) -> dict:
-    init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
-    return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in params}
-
-
 def images(x_flat: np.ndarray) -> np.ndarray:
     """The digits' 64-feature rows as NCHW images [N, 1, 8, 8]."""
     return x_flat.reshape(-1, *IMAGE)
@@ -88,9 +83,7 @@ def _require_int(arg, value, minimum):
 
 def validate(params, opt_state, batch, hyper):
     concept = CONCEPT_NAME
-    if not isinstance(hyper, dict) or set(hyper) != set(HYPER_KEYS):
-        got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
-        raise ValueError(f"{concept}: hyper must be a dict with keys {HYPER_KEYS}, got {got}")
+    checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     _require_int("hyper['stride']", hyper["stride"], 1)
     _require_int("hyper['pad']", hyper["pad"], 0)

@@ -8,14 +8,6 @@ from shared.concepts._rnn import validate_gru as validate  # noqa: F401  (the pa
 from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
-def _bad(**changes):
-    def make():
-        inputs = _rnn.make_inputs("gru", 2, 3, 4, 5)(np.random.default_rng(0))
-        inputs.update(changes)
-        return inputs
-    return make
-
-
 # ---- porting: Keras' gate order; reset_after=False -----------------------------------------
 
 def _porting_inputs(rng):
@@ -60,9 +52,9 @@ CONCEPT = Concept(
         Case("saturated", _rnn.make_inputs("gru", 2, 6, 3, 4, scale=4.0), seed=524),
     ),
     error_cases=(
-        ErrorCase("keras-bias", _bad(bx=np.ones((2, 15))), ValueError,
+        ErrorCase("keras-bias", _rnn.bad_inputs("gru", bx=np.ones((2, 15))), ValueError,
                   r"gru: bx must have shape \(15,\) \(3\*H = 15\), got shape \(2, 15\)"),
-        ErrorCase("lstm-weights", _bad(Wx=np.ones((4, 20))), ValueError,
+        ErrorCase("lstm-weights", _rnn.bad_inputs("gru", Wx=np.ones((4, 20))), ValueError,
                   r"gru: Wx must have shape \(4, 15\)"),
     ),
     overrides=_rnn.saturated_overrides() + _rnn.long_overrides("long-24"),

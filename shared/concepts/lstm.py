@@ -8,14 +8,6 @@ from shared.concepts._rnn import validate_lstm as validate  # noqa: F401  (the p
 from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
-def _bad(**changes):
-    def make():
-        inputs = _rnn.make_inputs("lstm", 2, 3, 4, 5)(np.random.default_rng(0))
-        inputs.update(changes)
-        return inputs
-    return make
-
-
 # ---- porting: torch's two biases; torch's time-first default ---------------------------
 
 def _two_biases(rng):
@@ -72,11 +64,12 @@ CONCEPT = Concept(
              note="gates near 0 and 1"),
     ),
     error_cases=(
-        ErrorCase("gru-weights", _bad(Wh=np.ones((5, 15))), ValueError,
+        ErrorCase("gru-weights", _rnn.bad_inputs("lstm", Wh=np.ones((5, 15))), ValueError,
                   r"lstm: Wh must have shape \(5, 20\) \(\[H, 4\*H\]\), got shape \(5, 15\)"),
-        ErrorCase("c0-shape", _bad(c0=np.ones((2, 4))), ValueError,
+        ErrorCase("c0-shape", _rnn.bad_inputs("lstm", c0=np.ones((2, 4))), ValueError,
                   r"lstm: c0 must have shape \(2, 5\) \(\[N, H\] with N = 2 from x and H = 5 from Wh\)"),
-        ErrorCase("bias-shape", _bad(b=np.ones(5)), ValueError, r"lstm: b must have shape \(20,\) \(4\*H = 20\)"),
+        ErrorCase("bias-shape", _rnn.bad_inputs("lstm", b=np.ones(5)), ValueError,
+                  r"lstm: b must have shape \(20,\) \(4\*H = 20\)"),
     ),
     overrides=_rnn.saturated_overrides() + _rnn.long_overrides("long-24"),
     oracles=(

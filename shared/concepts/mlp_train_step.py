@@ -19,7 +19,6 @@ so such a bias has gradient exactly 0 and beta does its job. (The book keeps it;
 floating point its "zero" gradient is rounding noise, which Adam, dividing by sqrt(v),
 turns into steps of size lr.)
 """
-import importlib
 
 import numpy as np
 
@@ -73,9 +72,8 @@ def trainable(params) -> list[str]:
 
 
 def init_opt_state(params, optimizer: str, opt_hyper: dict) -> dict:
-    """The optimizer's first state for every trainable parameter."""
-    init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
-    return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in trainable(params)}
+    """The optimizer's first state for every trainable parameter (not the running statistics)."""
+    return training.init_opt_state(params, optimizer, opt_hyper, trainable(params))
 
 
 def make_batch(rng, x, t, batch_size, hidden_sizes, p) -> dict:
@@ -86,9 +84,7 @@ def make_batch(rng, x, t, batch_size, hidden_sizes, p) -> dict:
 
 def validate(params, opt_state, batch, hyper):
     concept = "mlp_train_step"
-    if not isinstance(hyper, dict) or set(hyper) != set(HYPER_KEYS):
-        got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
-        raise ValueError(f"{concept}: hyper must be a dict with keys {HYPER_KEYS}, got {got}")
+    checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     checks.require_nonnegative(concept, "hyper['weight_decay']", hyper["weight_decay"])
     layers = hidden_layers(params)

@@ -11,14 +11,6 @@ def _plain(case):
     return case.kwargs.get("alpha", 1.0) == 1.0  # the frameworks have no leaky unit
 
 
-def _bad(**changes):
-    def make():
-        inputs = _rnn.make_inputs("rnn", 2, 3, 4, 5)(np.random.default_rng(0))
-        inputs.update(changes)
-        return inputs
-    return make
-
-
 CONCEPT = Concept(
     name="rnn",
     module="rnn",
@@ -40,13 +32,14 @@ CONCEPT = Concept(
              note="large pre-activations: tanh' ~ 0, the vanishing gradient"),
     ),
     error_cases=(
-        ErrorCase("x-rank", _bad(x=np.ones((2, 4))), ValueError, r"rnn: x must have rank 3 \[N, T, D\]"),
-        ErrorCase("wx-features", _bad(Wx=np.ones((3, 5))), ValueError,
+        ErrorCase("x-rank", _rnn.bad_inputs("rnn", x=np.ones((2, 4))), ValueError,
+                  r"rnn: x must have rank 3 \[N, T, D\]"),
+        ErrorCase("wx-features", _rnn.bad_inputs("rnn", Wx=np.ones((3, 5))), ValueError,
                   r"rnn: Wx must have shape \(4, 5\) \(\[D, H = 5\] with D = 4 from x\), got shape \(3, 5\)"),
-        ErrorCase("h0-batch", _bad(h0=np.ones((3, 5))), ValueError,
+        ErrorCase("h0-batch", _rnn.bad_inputs("rnn", h0=np.ones((3, 5))), ValueError,
                   r"rnn: h0 must have shape \(2, 5\) \(\[N, H\] with N = 2 from x and H = 5 from Wh\)"),
-        ErrorCase("alpha-zero", _bad(), ValueError, r"rnn: alpha must be in \(0, 1\]", {"alpha": 0.0}),
-        ErrorCase("integer-x", _bad(x=np.ones((2, 3, 4), dtype=np.int64)), TypeError,
+        ErrorCase("alpha-zero", _rnn.bad_inputs("rnn"), ValueError, r"rnn: alpha must be in \(0, 1\]", {"alpha": 0.0}),
+        ErrorCase("integer-x", _rnn.bad_inputs("rnn", x=np.ones((2, 3, 4), dtype=np.int64)), TypeError,
                   r"rnn: x must be a floating-point array"),
     ),
     overrides=_rnn.saturated_overrides() + _rnn.long_overrides("long-32"),

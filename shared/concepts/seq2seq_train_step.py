@@ -13,7 +13,6 @@ sampling), softmax-with-loss over time, gradient clipping, one optimizer step.
              grads are the loss's gradients BEFORE clipping (the numeric check compares
              them with central differences); the optimizer receives the clipped ones.
 """
-import importlib
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from shared import checks, training
 from shared.concepts import _seq2seq
 from shared.data import ADDITION_VOCAB, addition
 from shared.spec import Case, Concept, ErrorCase, Override, Tolerance
+from shared.training import init_opt_state
 
 CONCEPT_NAME = "seq2seq_train_step"
 OPTIMIZERS = ("sgd_step", "momentum_step", "adam_step")
@@ -39,11 +39,6 @@ ADAM_F32_AMPLIFIED = Tolerance(3e-5, 1e-5, "float32 Adam: lr / (|g| + eps) up to
 ADAM_CASES = ("lstm-teacher-forcing", "lstm-scheduled-sampling", "gru-teacher-forcing")
 
 
-def init_opt_state(params, optimizer: str, opt_hyper: dict) -> dict:
-    init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
-    return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in params}
-
-
 def make_batch(rng, x, y, batch_size: int, truth_probability: float = 1.0) -> dict:
     """A random batch and its coins: each decoder step feeds the truth with the given
     probability (1 = teacher forcing, 0 = free running)."""
@@ -54,9 +49,7 @@ def make_batch(rng, x, y, batch_size: int, truth_probability: float = 1.0) -> di
 
 def validate(params, opt_state, batch, hyper):
     concept = CONCEPT_NAME
-    if not isinstance(hyper, dict) or set(hyper) != set(HYPER_KEYS):
-        got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
-        raise ValueError(f"{concept}: hyper must be a dict with keys {HYPER_KEYS}, got {got}")
+    checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     if hyper["max_norm"] is not None and not (isinstance(hyper["max_norm"], (int, float)) and hyper["max_norm"] > 0):
         raise ValueError(f"{concept}: hyper['max_norm'] must be a number > 0 or None, got {hyper['max_norm']!r}")
