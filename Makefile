@@ -15,9 +15,10 @@ test: $(STAMP)  ## the whole test suite
 porting: $(STAMP)  ## measure every documented framework difference
 	$(VENV)/bin/rosetta porting
 
-demo: $(STAMP)  ## the book's multi-layer net and SimpleConvNet trained in NumPy, PyTorch and TensorFlow
+demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet and seq2seq trained in NumPy, PyTorch and TensorFlow
 	$(VENV)/bin/rosetta demo mlp
 	$(VENV)/bin/rosetta demo cnn
+	$(VENV)/bin/rosetta demo seq2seq
 
 install: $(STAMP)
 

@@ -75,3 +75,44 @@ def col2im_overwriting_overlaps(col, x_shape, kernel, *, stride=1, padding=0, di
         for q in range(kw):
             xp[:, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw] = taps[p, q]
     return xp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
+
+
+def _swap_input_and_forget_blocks(w):
+    # a swap is its own inverse: the same function maps the weights in and the gradients back
+    i, f, g, o = np.split(w, 4, axis=-1)
+    return np.concatenate([f, i, g, o], axis=-1)
+
+
+def lstm_with_input_and_forget_gates_swapped(x, h0, c0, Wx, Wh, b):
+    # reads the input gate from the forget gate's block and the reverse, as a port does that
+    # half-converts between the book's (f, g, i, o) slicing and torch's (i, f, g, o): the
+    # shapes all fit and the layer still trains, so nothing but a reference notices
+    from numpy_impl.rnn import lstm
+    return lstm(x, h0, c0, *map(_swap_input_and_forget_blocks, (Wx, Wh, b)))
+
+
+def lstm_backward_with_input_and_forget_gates_swapped(dy, x, h0, c0, Wx, Wh, b):
+    # the backward of the SAME wrong model: forward and backward agree with each other, so
+    # finite differences of this forward confirm this backward, and only an independent
+    # reference (the golden loop, nn.LSTM, the other packages) can see the swap
+    from numpy_impl.rnn import lstm_backward
+    dx, dh0, dc0, *dweights = lstm_backward(dy, x, h0, c0, *map(_swap_input_and_forget_blocks, (Wx, Wh, b)))
+    return (dx, dh0, dc0, *map(_swap_input_and_forget_blocks, dweights))
+
+
+def seq2seq_train_step_decoder_fed_its_targets(params, opt_state, batch, hyper):
+    # slices the decoder's inputs y[:, 1:], the targets' slice, instead of y[:, :-1]: with
+    # teacher forcing, step t reads the very token it must predict. Training learns to copy
+    # its input and the loss collapses, yet at inference no such token exists. Everything
+    # else is the real step: the real gradients() slices y itself, so its `forward` is
+    # swapped for one that ignores the decoder inputs it is given and takes the shifted ones
+    from unittest import mock
+
+    from numpy_impl import seq2seq
+    forward = seq2seq.forward
+
+    def fed_the_targets(params, x, y_in, coins, cell):
+        return forward(params, x, batch["y"][:, 1:], coins, cell)
+
+    with mock.patch.object(seq2seq, "forward", fed_the_targets):
+        return seq2seq.train_step(params, opt_state, batch, hyper)

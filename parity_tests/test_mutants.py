@@ -7,20 +7,26 @@ import numpy_impl.conv as np_conv
 import numpy_impl.layers as np_layers
 import numpy_impl.losses as np_losses
 import numpy_impl.mlp as np_mlp
+import numpy_impl.seq2seq as np_seq2seq
 from parity_tests import mutants
 from parity_tests.conftest import machine_skip
 from shared import parity
 from shared.backends import Impl
 from shared.concepts import get
+from shared.concepts.seq2seq_train_step import make_batch
+from shared.data import addition
 
 
-def _failed_checks(concept, reference_impl, backends=("numpy", "torch", "tf"), dtypes=("float64",)):
-    """The check kinds ('forward', 'grad', 'numeric', 'builtin') that failed, per backend."""
+def _failed_checks(concept, reference_impl, backends=("numpy", "torch", "tf"), dtypes=("float64",), cases=None):
+    """The check kinds ('forward', 'grad', 'numeric', 'builtin'; a train step's 'loss@1',
+    'param@10', ...) that failed, per backend and case; `cases` names the cases to run (all by default)."""
     failed = set()
     for backend in backends:
         if machine_skip(backend):
             continue
         for case in concept.cases:
+            if cases is not None and case.name not in cases:
+                continue
             for dtype in dtypes:
                 task = parity.Task(concept, case, backend, dtype, "cpu")
                 with np.errstate(over="ignore", invalid="ignore"):  # let the mutant's nan flow
@@ -149,3 +155,55 @@ def test_col2im_that_overwrites_overlaps_is_flagged():
     if not machine_skip("torch"):
         assert ("torch", "pad1-overlap", "forward") in failed
         assert ("torch", "stride2", "builtin") in failed  # F.fold
+
+
+def test_lstm_with_two_gates_swapped_is_flagged_by_the_references_not_by_finite_differences():
+    concept = get("lstm")
+    failed = _failed_checks(concept, Impl(mutants.lstm_with_input_and_forget_gates_swapped,
+                                          mutants.lstm_backward_with_input_and_forget_gates_swapped),
+                            backends=("numpy", "torch"), cases=("small", "saturated"))
+    assert ("numpy", "small", "forward") in failed  # the golden loop slices (i, f, g, o) one scalar at a time
+    # the mutant's backward differentiates the mutant's own forward: a self-consistent wrong
+    # model, which central differences confirm. A gradient check alone passes it; only an
+    # independent reference of the forward itself can catch it
+    assert not {f for f in failed if f[2] == "numeric"}
+    if not machine_skip("torch"):
+        for case in ("small", "saturated"):
+            assert ("torch", case, "builtin") in failed  # nn.LSTM
+            assert ("torch", case, "forward") in failed  # torch_impl.rnn.lstm
+            assert ("torch", case, "grad") in failed
+
+
+def test_seq2seq_decoder_fed_its_targets_is_flagged():
+    if machine_skip("torch"):
+        pytest.skip("torch not installed")
+    concept = get("seq2seq_train_step")
+    # torch only: on NumPy the engine's numeric check differentiates the module's honest
+    # loss() and so would flag the mutant's gradients too, but at thousands of loss calls
+    failed = _failed_checks(concept, Impl(mutants.seq2seq_train_step_decoder_fed_its_targets),
+                            backends=("torch",), cases=("lstm-teacher-forcing",))
+    case = "lstm-teacher-forcing"
+    assert {("torch", case, "loss@1"), ("torch", case, "grad"), ("torch", case, "param@10")} <= failed
+
+
+def test_a_decoder_fed_its_targets_learns_to_copy_them_and_fails_at_inference():
+    # why the slip matters, in NumPy alone (~1 s): its training loss collapses, which looks
+    # like success, and the model it leaves behind predicts worse than the honest one as soon
+    # as it must feed itself, as inference does (no coin: free running)
+    inputs = get("seq2seq_train_step").case("lstm-teacher-forcing").inputs()
+    data = addition(count=2000, seed=0)
+    rng = np.random.default_rng(0)
+    batches = [make_batch(rng, data.x_train, data.y_train, 32) for _ in range(50)]
+    no_coins = np.zeros((len(data.y_test), data.y_test.shape[1] - 1), bool)
+    inference = {"x": data.x_test, "y": data.y_test, "coins": no_coins}
+    train_loss, inference_loss = {}, {}
+    for name, train_step in (("honest", np_seq2seq.train_step),
+                             ("leaked", mutants.seq2seq_train_step_decoder_fed_its_targets)):
+        params, opt_state, losses = inputs["params"], inputs["opt_state"], []
+        for batch in batches:
+            loss, _, params, opt_state = train_step(params, opt_state, batch, inputs["hyper"])
+            losses.append(loss)
+        train_loss[name] = np.mean(losses[-10:])
+        inference_loss[name] = np_seq2seq.loss(params, inference, inputs["hyper"])
+    assert train_loss["leaked"] < 0.5 * train_loss["honest"], train_loss
+    assert inference_loss["leaked"] > inference_loss["honest"], inference_loss

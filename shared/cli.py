@@ -20,6 +20,7 @@ from shared import backends, parity, report
 from shared.concepts import all_concepts, get
 
 DTYPES = ("float64", "float32")
+DRIFT = 1e-3  # a loss difference no rounding error explains: the runs have drifted apart
 
 
 def _concepts(names):
@@ -206,9 +207,12 @@ def cmd_show(args, console: Console) -> int:
     return 0
 
 
-def _train_side_by_side(args, console: Console, optimizers, setup, describe, train, plot, title) -> int:
+def _train_side_by_side(args, console: Console, optimizers, setup, describe, train, plot, title,
+                        after=lambda runs, split: None, control=False) -> int:
     """`rosetta demo <model>`: the same weights and batches in every installed framework,
-    progress per framework, one accuracy table, one PNG."""
+    progress per framework, one accuracy table, one PNG. `describe(split, params, hyper)`
+    says what is trained on what; `after(runs, split)` prints anything more; `control`
+    adds the NumPy run again from weights nudged by one rounding error (demos.CONTROL)."""
     if args.optimizer not in optimizers:
         raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(optimizers)}, got {args.optimizer!r}")
     if args.steps < 1:
@@ -217,10 +221,9 @@ def _train_side_by_side(args, console: Console, optimizers, setup, describe, tra
     for name, why in missing.items():
         console.print(f"[yellow]{name} not run: {why}[/]")
     split, params, opt_state, hyper, batches = setup(args.steps, args.optimizer, args.lr, args.seed)
-    console.print(f"{describe(params, hyper)}, {args.optimizer}(lr={args.lr}), {args.steps} steps of 100 digits, "
-                  f"{args.dtype}; {len(split.t_train)} training and {len(split.t_test)} test images")
+    console.print(f"{describe(split, params, hyper)}; {args.optimizer}(lr={args.lr}), {args.steps} steps, {args.dtype}")
     runs = []
-    progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+    progress = Progress(TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
                         console=Console(stderr=True, emoji=False))
     with progress:
@@ -229,17 +232,27 @@ def _train_side_by_side(args, console: Console, optimizers, setup, describe, tra
             runs.append(train(
                 backend.name, split, params, opt_state, hyper, batches, dtype=args.dtype,
                 on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
+        if control and runs[0].backend == "numpy":
+            from shared import demos
+            bar = progress.add_task(demos.CONTROL, total=args.steps, loss=float("nan"))
+            runs.append(train(
+                "numpy", split, demos.nudged(params, args.dtype), opt_state, hyper, batches, dtype=args.dtype,
+                on_step=lambda step, loss: progress.update(bar, completed=step, loss=loss)))
+            runs[-1].backend = demos.CONTROL
     reference = runs[0]
     table = Table(title="Same weights, same batches: accuracy per framework", title_justify="left")
-    for column in ("framework", "train accuracy", "test accuracy", "final loss", f"max |loss - {reference.backend}|",
-                   "seconds"):
+    metrics = list(reference.accuracy)
+    # two-line headers: "teacher-forced" over "exact match" keeps every column readable in 120 characters
+    for column in ("framework", *(m.replace(" ", "\n", 1) for m in metrics), "final\nloss",
+                   f"max |loss -\n{reference.backend}|", "seconds"):
         table.add_column(column, justify="left" if column == "framework" else "right")
     for run in runs:
         gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
-        table.add_row(run.backend, f"{run.train_accuracy[-1]:.2%}", f"{run.test_accuracy[-1]:.2%}",
+        table.add_row(run.backend, *(f"{run.accuracy[m][-1]:.2%}" for m in metrics),
                       f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
     console.print(table)
-    plot(runs, args.out, f"{title} on the digits, {args.optimizer}, {args.dtype}")
+    after(runs, split)
+    plot(runs, args.out, f"{title}, {args.optimizer}, {args.dtype}")
     console.print(f"wrote {args.out}")
     return 0
 
@@ -248,23 +261,87 @@ def cmd_demo_mlp(args, console: Console) -> int:
     from shared import demos
     from shared.concepts.mlp_train_step import OPTIMIZERS
 
-    def describe(params, hyper):
-        return (f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax); "
-                "the same dropout masks too")
+    def describe(split, params, hyper):
+        return (f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax), the same "
+                f"dropout masks too; batches of 100 of {len(split.t_train)} training digits, "
+                f"{len(split.t_test)} test digits")
     return _train_side_by_side(args, console, OPTIMIZERS, demos.mlp_setup, describe, demos.train_mlp,
-                               demos.plot_mlp, "MultiLayerNet")
+                               demos.plot_mlp, "MultiLayerNet on the digits")
 
 
 def cmd_demo_cnn(args, console: Console) -> int:
     from shared import demos
     from shared.concepts.cnn_train_step import OPTIMIZERS
 
-    def describe(params, hyper):
+    def describe(split, params, hyper):
         net = demos.CNN_DEMO_NET
         return (f"SimpleConvNet: Conv {net['filters']} x {net['kernel']}x{net['kernel']} (pad {hyper['pad']})-ReLU-"
-                f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax on 1x8x8 images")
+                f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax on 1x8x8 "
+                f"images; batches of 100 of {len(split.t_train)} training digits, {len(split.t_test)} test digits")
     return _train_side_by_side(args, console, OPTIMIZERS, demos.cnn_setup, describe, demos.train_cnn,
-                               demos.plot_cnn, "SimpleConvNet")
+                               demos.plot_cnn, "SimpleConvNet on the digits")
+
+
+def cmd_demo_seq2seq(args, console: Console) -> int:
+    from shared import demos
+    from shared.concepts.seq2seq_train_step import OPTIMIZERS
+    from shared.data import decode
+
+    if not 1 <= args.digits <= 3:
+        raise SystemExit(f"rosetta: --digits must be 1, 2 or 3 (the questions hold 7 characters), got {args.digits}")
+
+    def setup(steps, optimizer, lr, seed):
+        return demos.seq2seq_setup(steps, optimizer, lr, seed, cell=args.cell, digits=args.digits)
+
+    def describe(split, params, hyper):
+        net = demos.SEQ2SEQ_DEMO_NET
+        return (f"seq2seq ({args.cell.upper()} encoder and decoder, embedding {net['embed']}, hidden {net['hidden']}, "
+                f"teacher forcing, clip norm {hyper['max_norm']}) on sums of numbers up to {10 ** args.digits - 1}; "
+                f"batches of {demos.SEQ2SEQ_BATCH} of {len(split.y_train)} training questions, "
+                f"{len(split.y_test)} test questions none of which is in the training part")
+
+    def examples(runs, split):
+        table = Table(title="Free-running answers (the decoder fed its own predictions)", title_justify="left")
+        for column in ("question", "truth", *(run.backend for run in runs)):
+            table.add_column(column)
+        for i in range(min(args.examples, len(split.y_test))):
+            truth = decode(split.y_test[i, 1:])
+            answers = [decode(run.predictions["free-running answers"][i]) for run in runs]
+            table.add_row(escape(decode(split.x_test[i])), truth,
+                          *(f"{a} {'ok' if a == truth else 'wrong'}" for a in answers))
+        console.print(table)
+        console.print("exact match is the same teacher-forced and free-running: a model right at every step when "
+                      "fed the truth feeds itself the truth; per token, running free is lower (a wrong digit is fed "
+                      "back)")
+        reference = runs[0]
+        apart = {run.backend: next((step for step, (a, b) in enumerate(zip(run.losses, reference.losses), 1)
+                                    if abs(a - b) > DRIFT), None) for run in runs[1:]}
+        if apart:
+            steps = ", ".join(f"{name}: {f'step {step}' if step else 'never'}" for name, step in apart.items())
+            console.print(f"first step where |loss - {reference.backend}| > {DRIFT:g}: {steps}. Training amplifies a "
+                          f"rounding error step by step; {demos.CONTROL!r} (the same NumPy run from weights one "
+                          "rounding error away) shows how fast without any second framework. The parity cases "
+                          "compare 1 and 10 steps.")
+    return _train_side_by_side(args, console, OPTIMIZERS, setup, describe, demos.train_seq2seq,
+                               demos.plot_seq2seq, f"seq2seq ({args.cell}) on the addition task", after=examples,
+                               control=True)
+
+
+def _bench_table(console: Console, title: str, reference: str, run) -> list:
+    """`run(on_start)` checks and times every contender (bench.run_*), the progress line
+    naming the one running; then one table of the results."""
+    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=Console(stderr=True, emoji=False), transient=True)
+    with progress:
+        bar = progress.add_task("starting")
+        results = run(lambda what: progress.update(bar, description=what))
+    table = Table(title=title, title_justify="left")
+    for column in ("implementation", "median ms", "GFLOP/s", "x torch built-in", f"max err vs {reference}"):
+        table.add_column(column, justify="left" if column == "implementation" else "right")
+    for r in results:
+        table.add_row(escape(r.name), f"{r.median_ms:.1f}", f"{r.gflops:.0f}", f"{r.ratio:.2f}", f"{r.max_err:.1e}")
+    console.print(table)
+    return results
 
 
 def cmd_bench_conv(args, console: Console) -> int:
@@ -279,19 +356,8 @@ def cmd_bench_conv(args, console: Console) -> int:
     console.print(f"conv2d forward + backward (y, dx, dw, db), {shape.describe()}, {args.device}; "
                   f"median of {args.repeat} runs each, after a check against F.conv2d and a warm-up")
     console.print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
-    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(),
-                        console=Console(stderr=True, emoji=False),
-                        transient=True)
-    with progress:
-        bar = progress.add_task("starting")
-        results = bench.run_conv(shape, args.repeat, args.device,
-                                 on_start=lambda what: progress.update(bar, description=what))
-    table = Table(title="conv2d forward + backward", title_justify="left")
-    for column in ("implementation", "median ms", "GFLOP/s", "x torch built-in", "max err vs F.conv2d"):
-        table.add_column(column, justify="left" if column == "implementation" else "right")
-    for r in results:
-        table.add_row(escape(r.name), f"{r.median_ms:.1f}", f"{r.gflops:.0f}", f"{r.ratio:.2f}", f"{r.max_err:.1e}")
-    console.print(table)
+    results = _bench_table(console, "conv2d forward + backward", "F.conv2d",
+                           lambda on_start: bench.run_conv(shape, args.repeat, args.device, on_start=on_start))
     console.print(f"{bench.flops(shape) / 1e9:.2f} GFLOP per forward + backward; max err relative to the largest "
                   "|value| of each of y, dx, dw, db")
     peak = floor = None
@@ -312,6 +378,29 @@ def cmd_bench_conv(args, console: Console) -> int:
                   f"(= 1/O + 1/k^2 = {1 / shape.filters + 1 / shape.kernel ** 2:.3f})")
     if args.json:
         Path(args.json).write_text(json.dumps(bench.to_json(shape, results, threads, peak, floor), indent=1) + "\n")
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_bench_rnn(args, console: Console) -> int:
+    from shared import bench
+    shape = bench.RnnShape(args.batch, args.steps, args.features, args.hidden)
+    threads = bench.threads()
+    console.print(f"LSTM forward + BPTT (hs, c_T, dx, dh0, dc0, dWx, dWh, db), {shape.describe()}, cpu; "
+                  f"cotangent: {bench.RNN_COTANGENT}; median of {args.repeat} runs each, after a check "
+                  "against nn.LSTM and a warm-up")
+    console.print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
+    results = _bench_table(console, "LSTM forward + BPTT", "nn.LSTM",
+                           lambda on_start: bench.run_lstm(shape, args.repeat, on_start=on_start))
+    console.print(f"{bench.lstm_flops(shape) / 1e9:.2f} GFLOP per forward + backward (matrix products only; "
+                  "numpy_impl's lstm_backward runs the forward again, which is not counted); max err relative "
+                  "to the largest |value| of each of the eight arrays (TimeLSTM: seven, it keeps no dc0)")
+    ratios = {r.name: r.ratio for r in results}
+    console.print(f"NumPy vs torch nn.LSTM: {ratios.get(bench.RNN_NUMPY, float('nan')):.2f}x (target <= 2.0x) "
+                  "for lstm + lstm_backward, two forwards (lstm_backward computes its own); "
+                  f"{ratios.get(bench.RNN_NUMPY_LAYER, float('nan')):.2f}x for the book's TimeLSTM, one forward")
+    if args.json:
+        Path(args.json).write_text(json.dumps(bench.lstm_to_json(shape, results, threads), indent=1) + "\n")
         console.print(f"wrote {args.json}")
     return 0
 
@@ -367,6 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batches")
     p.add_argument("--out", default="cnn-demo.png", help="the PNG to write (default cnn-demo.png)")
     p.set_defaults(run=cmd_demo_cnn)
+    p = demo.add_parser("seq2seq", help="the book's seq2seq on generated sums (\"57+8\" -> \"65\"); teacher-forced "
+                        "vs free-running accuracy, decoded examples, one PNG")
+    p.add_argument("--steps", type=int, default=1000, help="training steps of 128 questions (default 1000)")
+    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the recurrent layer (default lstm)")
+    p.add_argument("--digits", type=int, default=2, help="digits per number, 1 to 3 (default 2: \"57+8\")")
+    p.add_argument("--examples", type=int, default=8, help="decoded test questions to print (default 8)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the batches")
+    p.add_argument("--out", default="seq2seq-demo.png", help="the PNG to write (default seq2seq-demo.png)")
+    p.set_defaults(run=cmd_demo_seq2seq)
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
@@ -378,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.set_defaults(run=cmd_bench_conv)
+    p = bench.add_parser("rnn", help="LSTM forward + BPTT on CPU: NumPy, torch, TF loops and the built-ins")
+    p.add_argument("--repeat", type=int, default=20, help="timed runs per implementation (default 20)")
+    for name, default, what in (("batch", 32, "N"), ("steps", 32, "T"), ("features", 128, "D"),
+                                ("hidden", 128, "H")):
+        p.add_argument(f"--{name}", type=int, default=default, help=f"{what}, default {default}")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.set_defaults(run=cmd_bench_rnn)
     return parser
 
 

@@ -9,7 +9,7 @@ shared/concepts/_rnn.py.
 """
 import tensorflow as tf
 
-from shared.concepts._rnn import validate_gru, validate_lstm, validate_rnn
+from shared.concepts._rnn import validate_gru, validate_lstm, validate_output_rnn, validate_rnn
 
 
 # ---- one step each: the seq2seq decoder calls these directly ---------------------------
@@ -68,3 +68,18 @@ def gru(x, h0, Wx, Wh, bx, bh):
         h = gru_step(x[:, t], h, Wx, Wh, bx, bh)
         hs.append(h)
     return tf.stack(hs, axis=1)
+
+
+# ---- the output-recurrence network (Goodfellow et al. 10.2.1): recurrence through o ------
+
+def output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
+    """os [N, T, K]: o_t = tanh(x_t Wx + o_{t-1} Wo + b) V + c, o_{t-1} replaced by the true
+    y_{t-1} = teacher[:, t-1] when a teacher is given."""
+    validate_output_rnn(x, o0, Wx, Wo, b, V, c, teacher=teacher)
+    o, os = o0, []
+    for t in range(x.shape[1]):
+        # teacher forcing: the tape does not watch teacher, so no gradient crosses the steps
+        fed = teacher[:, t - 1] if teacher is not None and t > 0 else o
+        o = tf.tanh(x[:, t] @ Wx + fed @ Wo + b) @ V + c
+        os.append(o)
+    return tf.stack(os, axis=1)

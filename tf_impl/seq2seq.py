@@ -2,7 +2,8 @@
 (Embedding, LSTM / GRU, LSTMCell / GRUCell, Dense), loaded from and saved to the
 canonical parameter dict (shared/concepts/_seq2seq.py) with shared.layouts;
 GradientTape gives the gradients, tf_impl.optimizers the clipping and the step."""
-import numpy as np
+import functools
+
 import tensorflow as tf
 
 from shared import layouts, lazy
@@ -61,19 +62,27 @@ class Seq2seq(tf.Module):
 
     @classmethod
     def from_canonical(cls, params, cell):
+        """The model for these parameters' sizes, loaded with them. Built once per size
+        (Keras layers cost more to build than a training step costs to run) and reloaded
+        every call, so it holds nothing from an earlier call."""
+        vocab, embed = params["enc_embed"].shape
+        model = _built(cls, cell, vocab, embed, params["W"].shape[0], params["W"].dtype.name)
+        model.load(params, cell)
+        return model
+
+    def load(self, params, cell):
         """Embedding keeps [V, E] and Dense keeps W [H, V]: the canonical arrays as they
         are. The recurrent weights go through the shared converters (the GRU's gate
-        blocks change order, its two biases become one [2, 3H] array)."""
-        vocab, embed = params["enc_embed"].shape
-        model = cls(cell, vocab, embed, params["W"].shape[0], params["W"].dtype.name)
+        blocks change order, its two biases become one [2, 3H] array). assign, not
+        set_weights: it also works inside a tf.function."""
         to_keras = layouts.gru_to_keras if cell == "gru" else layouts.rnn_to_keras
         weights = {"out": [params["W"], params["b"]]}
         for side, recurrent in SIDES:
             weights[f"{side}_embed"] = [params[f"{side}_embed"]]
             weights[recurrent] = to_keras(*(params[f"{side}_{n}"] for n in ("Wx", "Wh", *bias_names(cell))))
         for name, values in weights.items():
-            model.layers[name].set_weights([np.asarray(v) for v in values])
-        return model
+            for variable, value in zip(self.layers[name].weights, values, strict=True):
+                variable.assign(value)
 
     def variables_by_layer(self):
         return {name: layer.trainable_weights for name, layer in self.layers.items()}
@@ -98,6 +107,11 @@ class Seq2seq(tf.Module):
         """tape.gradient's answer for variables_by_layer() -> canonical gradients."""
         # an Embedding's gradient is IndexedSlices (only the rows looked up): made dense
         return self._canonical(tf.nest.map_structure(tf.convert_to_tensor, grads))
+
+
+@functools.lru_cache(maxsize=8)
+def _built(cls, cell, vocab, embed, hidden, dtype):
+    return cls(cell, vocab, embed, hidden, dtype)
 
 
 def decode(params, x, y_in, coins, *, cell):

@@ -8,7 +8,7 @@ exactly what numpy_impl.rnn writes out by hand. Layout and gate orders: shared/c
 """
 import torch
 
-from shared.concepts._rnn import validate_gru, validate_lstm, validate_rnn
+from shared.concepts._rnn import validate_gru, validate_lstm, validate_output_rnn, validate_rnn
 
 
 # ---- one step each: the seq2seq decoder calls these directly ---------------------------
@@ -69,3 +69,18 @@ def gru(x, h0, Wx, Wh, bx, bh):
         h = gru_step(x[:, t], h, Wx, Wh, bx, bh)
         hs.append(h)
     return torch.stack(hs, dim=1)
+
+
+# ---- the output-recurrence network (Goodfellow et al. 10.2.1): recurrence through o ------
+
+def output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
+    """os [N, T, K]: o_t = tanh(x_t Wx + o_{t-1} Wo + b) V + c, o_{t-1} replaced by the true
+    y_{t-1} = teacher[:, t-1] when a teacher is given."""
+    validate_output_rnn(x, o0, Wx, Wo, b, V, c, teacher=teacher)
+    o, os = o0, []
+    for t in range(x.shape[1]):
+        # teacher forcing: teacher is a constant for autograd, so no gradient crosses the steps
+        fed = teacher[:, t - 1] if teacher is not None and t > 0 else o
+        o = torch.tanh(x[:, t] @ Wx + fed @ Wo + b) @ V + c
+        os.append(o)
+    return torch.stack(os, dim=1)

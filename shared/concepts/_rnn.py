@@ -223,7 +223,9 @@ def keras_gru(x, h0, Wx, Wh, bx, bh):
 # magnitude (measured: max sum |x_k Wx_kj| + |h_k Wh_kj| = 59.6 RNN, 65.3 LSTM, 58.7 GRU).
 # float32 rounds such a D + H = 7-term sum by up to 7 eps32 sum|terms| = 5.5e-5, and tanh',
 # sigma' <= 1 pass that on to h and to the gradients' factors (1 - y^2): the table's atol
-# assumes O(1) terms. Measured worst: 7e-6.
+# assumes O(1) terms. A second source adds to it: a float32 tanh within a few ulp of +-1
+# (TF's is exactly +-1 for |a| >= 7.9) gives tanh' = 1 - y^2 an absolute error up to 5.5e-7
+# per unit (derived for output_rnn as SATURATED_TANH_F32). Measured worst of both: 7e-6.
 SATURATED_F32 = Tolerance(5.5e-5, 1e-5, "float32 pre-activations summing terms up to 65: 7 eps32 sum|terms|")
 
 
@@ -243,3 +245,142 @@ LONG_BPTT_F32 = Tolerance(1e-6, 1e-5, "float32 BPTT: weight gradients sum N*T pr
 
 def long_overrides(case: str):
     return (Override("grad", LONG_BPTT_F32, case=case, dtype="float32"),)
+
+
+# ---- the output-recurrence network (Goodfellow et al. 10.2.1) ----------------------------
+#
+# The recurrence runs through the output o, not the hidden state:
+#   x   [N, T, D]  inputs;  o0 [N, K] the output "before" step 1
+#   Wx  [D, H], Wo [K, H], b [H]   h_t = tanh(x_t Wx + o_{t-1} Wo + b)
+#   V   [H, K], c [K]              o_t = h_t V + c
+#   teacher [N, T, K] or None      the true outputs y; when given, step t is fed y_{t-1}
+#                                  (o0 at step 1) instead of its own o_{t-1}
+# H and K are read from V, D from x.
+
+def validate_output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
+    """(N, T, D, H, K) after checking every shape against x and V."""
+    concept = "output_rnn"
+    arrays = {"x": x, "o0": o0, "Wx": Wx, "Wo": Wo, "b": b, "V": V, "c": c}
+    if teacher is not None:
+        if not hasattr(teacher, "shape"):
+            raise TypeError(f"{concept}: teacher must be an array [N, T, K] of the true outputs, or None; "
+                            f"got {type(teacher).__name__}")
+        arrays["teacher"] = teacher
+    for name, a in arrays.items():
+        checks.require_float(concept, name, a)
+    checks.require_rank(concept, "x", x, (3,), " [N, T, D]")
+    n, t, d = checks.shape_of(x)
+    if t == 0 or n == 0:
+        raise ValueError(f"{concept}: x has no steps or no sequences (shape {(n, t, d)})")
+    checks.require_rank(concept, "V", V, (2,), " [H, K]")
+    h, k = checks.shape_of(V)
+    checks.require_shape(concept, "Wx", Wx, (d, h), f"[D, H] with D = {d} from x and H = {h} from V")
+    checks.require_shape(concept, "Wo", Wo, (k, h), f"[K, H] with K = {k} and H = {h} from V")
+    checks.require_shape(concept, "b", b, (h,), f"H = {h} from V")
+    checks.require_shape(concept, "c", c, (k,), f"K = {k} from V")
+    checks.require_shape(concept, "o0", o0, (n, k), f"[N, K] with N = {n} from x and K = {k} from V")
+    if teacher is not None:
+        checks.require_shape(concept, "teacher", teacher, (n, t, k),
+                             f"[N, T, K], the outputs' shape: N = {n}, T = {t} from x, K = {k} from V")
+    return n, t, d, h, k
+
+
+def make_output_inputs(n: int, t: int, d: int, h: int, k: int, *, scale: float = 1.0, teacher: bool = False):
+    """Random inputs for output_rnn, weights ~ N(0, 1/fan_in) as make_inputs; scale > 1
+    enlarges x, Wx and the recurrent Wo (tanh saturates), not the read-out V. With
+    `teacher`, true outputs ~ N(0, 1): the size of the o_t that V, c produce."""
+    def make(rng):
+        inputs = {"x": scale * rng.standard_normal((n, t, d)), "o0": 0.5 * rng.standard_normal((n, k)),
+                  "Wx": scale * rng.standard_normal((d, h)) / np.sqrt(d),
+                  "Wo": scale * rng.standard_normal((k, h)) / np.sqrt(k),
+                  "b": 0.5 * rng.standard_normal(h),
+                  "V": rng.standard_normal((h, k)) / np.sqrt(h), "c": 0.5 * rng.standard_normal(k)}
+        if teacher:
+            inputs["teacher"] = rng.standard_normal((n, t, k))
+        return inputs
+    return make
+
+
+def bad_output_inputs(**changes):
+    """An ErrorCase's `make`: valid output_rnn inputs (N=2, T=3, D=4, H=5, K=3) with `changes`."""
+    def make():
+        return {**make_output_inputs(2, 3, 4, 5, 3, teacher=True)(np.random.default_rng(0)), **changes}
+    return make
+
+
+def output_python_loop(inputs):
+    """A golden for output_rnn: the two equations one scalar at a time in plain Python,
+    teacher forcing included."""
+    x, Wx, Wo, V = (inputs[k].tolist() for k in ("x", "Wx", "Wo", "V"))
+    b, c = inputs["b"].tolist(), inputs["c"].tolist()
+    teacher = inputs["teacher"].tolist() if inputs.get("teacher") is not None else None
+    hidden, outputs = len(V), len(c)
+    result = []
+    for n, sequence in enumerate(x):
+        o, os = inputs["o0"][n].tolist(), []
+        for t, x_t in enumerate(sequence):
+            fed = teacher[n][t - 1] if teacher is not None and t > 0 else o
+            h = [math.tanh(sum(x_t[i] * Wx[i][j] for i in range(len(x_t)))
+                           + sum(fed[i] * Wo[i][j] for i in range(outputs)) + b[j]) for j in range(hidden)]
+            o = [sum(h[j] * V[j][m] for j in range(hidden)) + c[m] for m in range(outputs)]
+            os.append(o)
+        result.append(os)
+    return np.array(result)
+
+
+def _fed_outputs(o0, teacher, concat, stack):
+    """Teacher forcing's inputs to the recurrence, all known beforehand: o0, y_1 .. y_{T-1}."""
+    return concat([stack([o0], 1), teacher[:, :-1]], 1)
+
+
+def torch_output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
+    """torch.nn.RNNCell(tanh) on [x_t, o_{t-1}] (its own h_{t-1} path zeroed) and nn.Linear
+    for the read-out, on OUR tensors (functional_call), so gradients reach them."""
+    torch = lazy.torch()
+    (n, t, d), (hidden, k) = x.shape, V.shape
+    options = {"dtype": x.dtype, "device": x.device}
+    cell = torch.nn.RNNCell(d + k, hidden, nonlinearity="tanh", **options)
+    readout = torch.nn.Linear(hidden, k, **options)
+    # the cell's hidden-to-hidden term h_{t-1} W_hh: zero weights (and the zero state hx
+    # = None gives) leave only the input term, [x_t, o_{t-1}] [Wx; Wo] + b
+    cell_weights = {"weight_ih": torch.cat([Wx, Wo]).T, "weight_hh": torch.zeros(hidden, hidden, **options),
+                    "bias_ih": b, "bias_hh": torch.zeros(hidden, **options)}
+
+    def step(rows):
+        h = torch.func.functional_call(cell, cell_weights, (rows,))
+        return torch.func.functional_call(readout, {"weight": V.T, "bias": c}, (h,))
+
+    if teacher is not None:
+        # every step's input is known beforehand: the T steps are N*T independent rows of one batch
+        fed = _fed_outputs(o0, teacher, torch.cat, torch.stack)
+        return step(torch.cat([x, fed], 2).reshape(n * t, d + k)).reshape(n, t, k)
+    o, os = o0, []
+    for s in range(t):
+        o = step(torch.cat([x[:, s], o], 1))
+        os.append(o)
+    return torch.stack(os, 1)
+
+
+def keras_output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
+    """keras.layers.SimpleRNNCell on [x_t, o_{t-1}] (recurrent kernel zeroed) and Dense."""
+    tf, keras = lazy.tf(), lazy.keras()
+    (n, t, d), (hidden, k) = x.shape, V.shape
+    cell = keras.layers.SimpleRNNCell(hidden, dtype=x.dtype.name)
+    cell.build((None, d + k))
+    cell.set_weights([np.concatenate([Wx.numpy(), Wo.numpy()]), np.zeros((hidden, hidden)), b.numpy()])
+    readout = keras.layers.Dense(k, dtype=x.dtype.name)
+    readout.build((None, hidden))
+    readout.set_weights([V.numpy(), c.numpy()])
+    zeros = [tf.zeros((n * t if teacher is not None else n, hidden), x.dtype)]
+
+    def step(rows):
+        return readout(cell(rows, zeros)[0])
+
+    if teacher is not None:
+        fed = _fed_outputs(o0, teacher, tf.concat, tf.stack)
+        return tf.reshape(step(tf.reshape(tf.concat([x, fed], 2), (n * t, d + k))), (n, t, k))
+    o, os = o0, []
+    for s in range(t):
+        o = step(tf.concat([x[:, s], o], 1))
+        os.append(o)
+    return tf.stack(os, 1)
