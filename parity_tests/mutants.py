@@ -116,3 +116,31 @@ def seq2seq_train_step_decoder_fed_its_targets(params, opt_state, batch, hyper):
 
     with mock.patch.object(seq2seq, "forward", fed_the_targets):
         return seq2seq.train_step(params, opt_state, batch, hyper)
+
+
+def batch_hard_mining_the_easiest_negative(embeddings, labels, *, strategy="batch_all", margin=1.0,
+                                           distance="squared", average="positive", soft=False):
+    # "hard" mining that takes the argmax of d(a, n) where it needs the argmin: every anchor
+    # gets its FARTHEST negative, whose hinge is almost always 0. Nothing crashes and the loss
+    # looks good (small), but the net is shown only the triplets it already gets right
+    from numpy_impl import mining
+    if strategy != "batch_hard":
+        return mining.triplet_mining(embeddings, labels, strategy=strategy, margin=margin, distance=distance,
+                                     average=average, soft=soft)
+    D = mining.pairwise_distances(embeddings, distance)
+    positive, negative = mining._masks(labels)
+    anchors = np.flatnonzero(positive.any(axis=1) & negative.any(axis=1))
+    hardest_p = mining._lowest_argmax(D, positive)[anchors]
+    easiest_n = mining._lowest_argmax(D, negative)[anchors]
+    triplets = np.stack([anchors, hardest_p, easiest_n], axis=1).astype(np.int64)
+    terms, _ = mining._terms(D, triplets, margin, soft)
+    return np.asarray(mining._mean(terms), dtype=embeddings.dtype), triplets
+
+
+def triplet_loss_with_the_margin_subtracted(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared=False,
+                                            reduction="mean"):
+    # max(0, d(a,p) - d(a,n) - m) where FaceNet has + m: the margin's sign flipped, so a
+    # triplet counts as learned while its negative is still up to m CLOSER than the positive
+    from numpy_impl import metric
+    hinge, _, _ = metric._triplet_parts(a, p, n, -margin, p_norm, eps, swap, squared)
+    return metric._reduce(np.maximum(hinge, 0), reduction)

@@ -207,3 +207,43 @@ def test_a_decoder_fed_its_targets_learns_to_copy_them_and_fails_at_inference():
         inference_loss[name] = np_seq2seq.loss(params, inference, inputs["hyper"])
     assert train_loss["leaked"] < 0.5 * train_loss["honest"], train_loss
     assert inference_loss["leaked"] > inference_loss["honest"], inference_loss
+
+
+def _failed_records(concept, impl, backend, cases):
+    """(case, check) of every failed record, the mutant as the reference (and as numpy's impl)."""
+    failed = set()
+    for case in cases:
+        task = parity.Task(concept, concept.case(case), backend, "float64", "cpu")
+        records = parity.run_task(task, reference_impl=impl, impl=impl if backend == "numpy" else None)
+        failed |= {(case, r.check) for r in records if not r.passed}
+    return failed
+
+
+def test_hard_mining_that_picks_the_easiest_negative_is_flagged_by_the_triplets_it_mines():
+    concept = get("triplet_mining")
+    mutant = Impl(mutants.batch_hard_mining_the_easiest_negative)
+    cases = ["batch_hard-four-classes", "batch_hard-euclidean", "batch_hard-one-label"]
+    # the plain-Python loop that mines every (a, p, n) disagrees on the triplets and the loss
+    failed = _failed_records(concept, mutant, "numpy", cases)
+    assert {("batch_hard-four-classes", "forward:triplets"), ("batch_hard-four-classes", "forward:loss"),
+            ("batch_hard-euclidean", "forward:triplets")} <= failed
+    # with one label there is no negative to pick: nothing to get wrong, nothing flagged
+    assert not {f for f in failed if f[0] == "batch_hard-one-label"}
+    # and the other strategies, which the mutant leaves alone, pass
+    assert not _failed_records(concept, mutant, "numpy", ["batch_all-four-classes", "semi_hard-four-classes"])
+    if not machine_skip("torch"):
+        assert ("batch_hard-four-classes", "forward:triplets") in _failed_records(concept, mutant, "torch", cases)
+
+
+def test_triplet_loss_with_the_margin_of_the_wrong_sign_is_flagged():
+    from numpy_impl import metric
+    concept = get("triplet_loss")
+    mutant = Impl(mutants.triplet_loss_with_the_margin_subtracted, metric.triplet_loss_backward)
+    failed = _failed_records(concept, mutant, "numpy", ["default", "margin-2-sum"])
+    # the plain-Python golden disagrees; so do central differences, the mutant's forward
+    # no longer matching the (correct) backward it is paired with
+    assert {("default", "forward"), ("margin-2-sum", "forward"), ("default", "numeric:a")} <= failed
+    if not machine_skip("torch"):
+        # torch_impl, and torch's own F.triplet_margin_loss, against the mutant reference
+        assert {("default", "forward"), ("default", "builtin:F.triplet_margin_loss")} <= _failed_records(
+            concept, mutant, "torch", ["default"])

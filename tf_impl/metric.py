@@ -1,0 +1,62 @@
+"""Metric-learning losses 距離学習の損失 in TensorFlow from elementary ops, mirroring numpy_impl.metric."""
+import numpy as np
+import tensorflow as tf
+
+from shared.concepts import contrastive_loss as contrastive_spec
+from shared.concepts import triplet_loss as triplet_spec
+from shared.concepts.contrastive_loss import COSINE_NORM_FLOOR
+
+
+def _reduce(per_pair, reduction):
+    if reduction == "mean":
+        return tf.reduce_mean(per_pair)
+    if reduction == "sum":
+        return tf.reduce_sum(per_pair)
+    return per_pair
+
+
+def _label_values(y):
+    # label values can only be read eagerly; inside tf.function the check is skipped
+    if not tf.executing_eagerly():
+        return None
+    return lambda: np.unique(y.numpy()).tolist()
+
+
+def _safe_sqrt(s):
+    # tf.sqrt'(0) = inf, and inf * 0 = NaN in the chain rule: take the root of 1 where s = 0 and
+    # select 0, so the gradient there is the subgradient 0 (the where's unselected branch gets 0)
+    positive = s > 0
+    return tf.where(positive, tf.sqrt(tf.where(positive, s, tf.ones_like(s))), tf.zeros_like(s))
+
+
+def _unit(x):
+    # the safe root: a zero row sits below the floor, and sqrt'(0) = inf would still reach it as 0 * inf
+    return x / tf.maximum(_safe_sqrt(tf.reduce_sum(x * x, axis=1, keepdims=True)), COSINE_NORM_FLOOR)
+
+
+def contrastive_loss(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean"):
+    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction,
+                              label_values=_label_values(y))
+    y = tf.cast(y, x1.dtype)
+    if distance == "euclidean":
+        d = _safe_sqrt(tf.reduce_sum((x1 - x2) ** 2, axis=1))
+    else:
+        d = 1 - tf.reduce_sum(_unit(x1) * _unit(x2), axis=1)
+    per_pair = 0.5 * (y * d ** 2 + (1 - y) * tf.maximum(margin - d, 0) ** 2)
+    return _reduce(per_pair, reduction)
+
+
+def _distance(u, v, p_norm, eps, squared):
+    # eps on the difference, as torch's pairwise_distance: tf.norm(u - v) alone has a NaN gradient at u == v
+    d = tf.norm(u - v + eps, ord=p_norm, axis=1)
+    return d ** 2 if squared else d
+
+
+def triplet_loss(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared=False, reduction="mean"):
+    triplet_spec.validate(a, p, n, margin=margin, p_norm=p_norm, eps=eps, swap=swap, squared=squared,
+                          reduction=reduction)
+    d_pos = _distance(a, p, p_norm, eps, squared)
+    d_neg = _distance(a, n, p_norm, eps, squared)
+    if swap:
+        d_neg = tf.minimum(d_neg, _distance(p, n, p_norm, eps, squared))
+    return _reduce(tf.maximum(margin + d_pos - d_neg, 0), reduction)
