@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from parity_tests.conftest import machine_skip
-from shared import backends, parity, tolerances
+from shared import backends, lazy, parity, tolerances
 from shared.backends import Impl
 from shared.concepts import get
 
@@ -37,7 +37,7 @@ def test_contrastive_gradient_at_x1_equals_x2_is_the_finite_subgradient_0(backen
 
 def _torch_default_triplet_grads(inputs, v):
     torch_backend = backends.get("torch")
-    fn = Impl(lambda a, p, n: __import__("torch").nn.functional.triplet_margin_loss(a, p, n))
+    fn = Impl(lambda a, p, n: lazy.torch().nn.functional.triplet_margin_loss(a, p, n))
     return torch_backend.vjp(fn, inputs, {}, ("a", "p", "n"), v, "cpu")
 
 

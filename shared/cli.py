@@ -327,6 +327,30 @@ def cmd_demo_seq2seq(args, console: Console) -> int:
                                control=True)
 
 
+def cmd_demo_metric(args, console: Console) -> int:
+    if args.margin <= 0:
+        raise SystemExit(f"rosetta: --margin must be > 0, got {args.margin}")
+    from shared import demos
+    from shared.concepts.metric_train_step import OPTIMIZERS
+
+    def setup(steps, optimizer, lr, seed):
+        return demos.metric_setup(steps, optimizer, lr, seed, loss=args.loss, margin=args.margin)
+
+    def describe(split, params, hyper):
+        sizes = " -> ".join(str(n) for n in demos.METRIC_DEMO_SIZES)
+        what = ("Siamese pairs (half the same digit)" if args.loss == "contrastive"
+                else f"labelled batches, {args.loss.replace('_', '-')} mining")
+        return (f"embedding net {sizes} (Affine-ReLU-Affine), {args.loss} loss (margin {hyper['margin']}), {what}; "
+                f"batches of {demos.METRIC_BATCH} of {len(split.t_train)} training digits, recall@1 among "
+                f"{len(split.t_test)} held-out digits")
+
+    def explain(runs, split):
+        console.print("recall@1: the share of held-out digits whose nearest other held-out digit, by the distance "
+                      "between embeddings, is the same digit")
+    return _train_side_by_side(args, console, OPTIMIZERS, setup, describe, demos.train_metric, demos.plot_metric,
+                               f"Metric learning ({args.loss}) on the digits", after=explain, control=True)
+
+
 def _bench_table(console: Console, title: str, reference: str, run) -> list:
     """`run(on_start)` checks and times every contender (bench.run_*), the progress line
     naming the one running; then one table of the results."""
@@ -469,6 +493,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the batches")
     p.add_argument("--out", default="seq2seq-demo.png", help="the PNG to write (default seq2seq-demo.png)")
     p.set_defaults(run=cmd_demo_seq2seq)
+    p = demo.add_parser("metric", help="an embedding net on the digits with a contrastive or triplet loss; "
+                        "recall@1 per framework, one PNG of the 2-D embeddings")
+    p.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
+    p.add_argument("--loss", choices=("contrastive", "batch_all", "batch_hard", "semi_hard"), default="batch_hard",
+                   help="contrastive pairs or in-batch triplet mining (default batch_hard)")
+    p.add_argument("--margin", type=float, default=1.0, help="the loss's margin (default 1.0)")
+    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
+    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches")
+    p.add_argument("--out", default="metric-demo.png", help="the PNG to write (default metric-demo.png)")
+    p.set_defaults(run=cmd_demo_metric)
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")

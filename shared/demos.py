@@ -296,3 +296,85 @@ def plot_seq2seq(runs: list[Run], path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+# ---- `rosetta demo metric`: an embedding net on the digits, metric learning (距離学習) ------
+
+METRIC_DEMO_SIZES = (64, 64, 2)  # 2-D embeddings: the PNG shows them as they are, no projection
+METRIC_BATCH = 64
+METRIC_LOSSES = ("contrastive", "batch_all", "batch_hard", "semi_hard")
+
+
+def metric_setup(steps: int, optimizer: str, lr: float, seed: int = 0, *, loss: str = "batch_hard",
+                 margin: float = 1.0, batch_size: int = METRIC_BATCH):
+    """Initial params and opt_state, hyper and every batch (Siamese pairs for the
+    contrastive loss, labelled batches for mining): the inputs all three share."""
+    from shared.concepts import metric_train_step as metric_spec
+    split = digits()
+    rng = np.random.default_rng(seed)
+    params = metric_spec.init_params(rng, METRIC_DEMO_SIZES)
+    hyper = {"loss": loss, "margin": margin, "distance": "euclidean" if loss == "contrastive" else "squared",
+             "normalize": False, "optimizer": optimizer, "opt": {"lr": lr}}
+    batches = [metric_spec.make_batch(rng, split.x_train, split.t_train, batch_size, loss) for _ in range(steps)]
+    return split, params, init_opt_state(params, optimizer, hyper["opt"]), hyper, batches
+
+
+def recall_at_1(embeddings: np.ndarray, labels: np.ndarray) -> float:
+    """The share of points whose nearest OTHER point (Euclidean) has the same label."""
+    d = np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
+    np.fill_diagonal(d, np.inf)  # a point is not its own neighbour
+    return float((labels[d.argmin(axis=1)] == labels).mean())
+
+
+def metric_recall(split) -> Evaluation:
+    """recall@1 among the held-out digits, from each framework's own embeddings; also the
+    embeddings themselves (the PNG draws them)."""
+    def prepare(backend, dtype):
+        embed = backends.module(backend.name, get("metric_train_step")).embed
+        (x,) = backend.convert(cast_inputs([split.x_test], dtype), "cpu")
+
+        def evaluate(params, hyper):
+            e = backend.to_numpy(embed(params, x, hyper)).astype(np.float64)
+            return {"test recall@1": recall_at_1(e, split.t_test), "test embeddings": e}
+        return evaluate
+    return prepare
+
+
+def train_metric(backend_name: str, split, params, opt_state, hyper, batches, **options) -> Run:
+    return train("metric_train_step", backend_name, params, opt_state, hyper, batches, metric_recall(split),
+                 **options)
+
+
+def _plane(e: np.ndarray) -> np.ndarray:
+    """Two coordinates to draw: the embedding itself if it is 2-D, else its first two
+    principal components."""
+    if e.shape[1] <= 2:
+        return e
+    centred = e - e.mean(axis=0)
+    return centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+
+
+def plot_metric(runs: list[Run], path, title: str) -> None:
+    """Top: the loss per step and its distance from the first run's. Below: each run's
+    embeddings of the held-out digits, coloured by digit (the same net draws the same map)."""
+    import matplotlib
+    matplotlib.use("Agg")  # no display: write the file only
+    import matplotlib.pyplot as plt
+
+    labels = digits().t_test  # the split is fixed: the embeddings are of these digits, in this order
+    fig = plt.figure(figsize=(4.6 * max(len(runs), 3), 9))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.1])
+    ax_loss, ax_gap = top.subplots(1, 2)
+    plot_losses(ax_loss, ax_gap, runs, "training loss", lambda run: run.backend,
+                "Loss per step (mining picks triplets: a flipped choice\nmoves the runs apart)")
+    axes = np.atleast_1d(bottom.subplots(1, len(runs)))
+    for ax, run in zip(axes, runs):
+        xy = _plane(run.predictions["test embeddings"])
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=9)
+        ax.set_title(f"{run.backend}: recall@1 {run.accuracy['test recall@1'][-1]:.1%}")
+        ax.set_aspect("equal", adjustable="datalim")
+    bottom.colorbar(points, ax=list(axes), ticks=range(10), label="digit")
+    bottom.suptitle("Embeddings of the held-out digits")
+    top.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
