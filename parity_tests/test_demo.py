@@ -49,8 +49,11 @@ def test_frameworks_predict_the_same_digits_after_the_same_training(demo, backen
         pytest.skip(f"{backend} not installed")
     setup, train = DEMOS[demo]
     split, params, opt_state, hyper, batches = setup(40, "adam_step", 0.005)
-    numpy_run = train("numpy", split, params, opt_state, hyper, batches, eval_every=20)
-    other = train(backend, split, params, opt_state, hyper, batches, eval_every=20)
+    # float32 rounding flips a semi-hard mining choice within a few steps (the demo's nudged
+    # NumPy run flips as early), and the runs part; in float64 the 40 steps keep every choice
+    dtype = "float64" if demo == "metric" else "float32"
+    numpy_run = train("numpy", split, params, opt_state, hyper, batches, eval_every=20, dtype=dtype)
+    other = train(backend, split, params, opt_state, hyper, batches, eval_every=20, dtype=dtype)
     # float32 rounding moves scores by ~1e-6; the test predictions (argmax) are discrete
     # and none lies that close to a tie here
     assert other.accuracy == numpy_run.accuracy
@@ -100,3 +103,12 @@ def test_recall_at_1_counts_the_nearest_other_point():
     labels = np.array([0, 0, 1, 2, 2])
     # hits: 0 -> 1 (0 = 0), 1 -> 0, 2 -> 3 (1 != 2), 3 -> 2 (2 != 1), 4 -> 3 (2 = 2)
     assert demos.recall_at_1(points, labels) == 3 / 5
+
+
+def test_the_numpy_embedding_net_separates_held_out_digits():
+    # the demo's default run, NumPy only (1.6 s). Chance is ~10% (ten digits); the 64-pixel
+    # images themselves get 95.3% recall@1 with their 64 coordinates, the net has 2. Measured
+    # 92.2% after 1000 steps; 85% needs every part working (mining, backward, Adam)
+    split, params, opt_state, hyper, batches = demos.metric_setup(1000, "adam_step", 0.005)
+    run = demos.train_metric("numpy", split, params, opt_state, hyper, batches, eval_every=1000)
+    assert run.accuracy["test recall@1"][-1] >= 0.85, f"recall@1 {run.accuracy['test recall@1'][-1]:.1%}"

@@ -252,9 +252,24 @@ def _train_side_by_side(args, console: Console, optimizers, setup, describe, tra
                       f"{run.losses[-1]:.4f}", f"{gap:.1e}", f"{run.seconds:.1f}")
     console.print(table)
     after(runs, split)
+    if control and len(runs) > 1:
+        _print_drift(console, runs)
     plot(runs, args.out, f"{title}, {args.optimizer}, {args.dtype}")
     console.print(f"wrote {args.out}")
     return 0
+
+
+def _print_drift(console: Console, runs) -> None:
+    """When each run's loss first left the first run's by more than DRIFT."""
+    from shared import demos
+    reference = runs[0]
+    apart = {run.backend: next((step for step, (a, b) in enumerate(zip(run.losses, reference.losses), 1)
+                                if abs(a - b) > DRIFT), None) for run in runs[1:]}
+    steps = ", ".join(f"{name}: {f'step {step}' if step else 'never'}" for name, step in apart.items())
+    console.print(f"first step where |loss - {reference.backend}| > {DRIFT:g}: {steps}. Training amplifies a "
+                  f"rounding error step by step; {demos.CONTROL!r} (the same NumPy run from weights one "
+                  "rounding error away) shows how fast without any second framework. The parity cases "
+                  "compare 1 and 10 steps.")
 
 
 def cmd_demo_mlp(args, console: Console) -> int:
@@ -313,15 +328,6 @@ def cmd_demo_seq2seq(args, console: Console) -> int:
         console.print("exact match is the same teacher-forced and free-running: a model right at every step when "
                       "fed the truth feeds itself the truth; per token, running free is lower (a wrong digit is fed "
                       "back)")
-        reference = runs[0]
-        apart = {run.backend: next((step for step, (a, b) in enumerate(zip(run.losses, reference.losses), 1)
-                                    if abs(a - b) > DRIFT), None) for run in runs[1:]}
-        if apart:
-            steps = ", ".join(f"{name}: {f'step {step}' if step else 'never'}" for name, step in apart.items())
-            console.print(f"first step where |loss - {reference.backend}| > {DRIFT:g}: {steps}. Training amplifies a "
-                          f"rounding error step by step; {demos.CONTROL!r} (the same NumPy run from weights one "
-                          "rounding error away) shows how fast without any second framework. The parity cases "
-                          "compare 1 and 10 steps.")
     return _train_side_by_side(args, console, OPTIMIZERS, setup, describe, demos.train_seq2seq,
                                demos.plot_seq2seq, f"seq2seq ({args.cell}) on the addition task", after=examples,
                                control=True)
@@ -337,9 +343,11 @@ def cmd_demo_metric(args, console: Console) -> int:
         return demos.metric_setup(steps, optimizer, lr, seed, loss=args.loss, margin=args.margin)
 
     def describe(split, params, hyper):
-        sizes = " -> ".join(str(n) for n in demos.METRIC_DEMO_SIZES)
+        sizes = " -> ".join(str(n) for n in (*params["W1"].shape, params["W2"].shape[1]))
+        per_class = demos.METRIC_PER_CLASS
         what = ("Siamese pairs (half the same digit)" if args.loss == "contrastive"
-                else f"labelled batches, {args.loss.replace('_', '-')} mining")
+                else f"labelled batches of {per_class} images of each of {demos.METRIC_BATCH // per_class} digits, "
+                f"{args.loss.replace('_', '-')} mining")
         return (f"embedding net {sizes} (Affine-ReLU-Affine), {args.loss} loss (margin {hyper['margin']}), {what}; "
                 f"batches of {demos.METRIC_BATCH} of {len(split.t_train)} training digits, recall@1 among "
                 f"{len(split.t_test)} held-out digits")
@@ -495,9 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo_seq2seq)
     p = demo.add_parser("metric", help="an embedding net on the digits with a contrastive or triplet loss; "
                         "recall@1 per framework, one PNG of the 2-D embeddings")
-    p.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
-    p.add_argument("--loss", choices=("contrastive", "batch_all", "batch_hard", "semi_hard"), default="batch_hard",
-                   help="contrastive pairs or in-batch triplet mining (default batch_hard)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps of 64 digits (default 1000)")
+    p.add_argument("--loss", choices=("contrastive", "batch_all", "batch_hard", "semi_hard"), default="semi_hard",
+                   help="contrastive pairs or in-batch triplet mining (default semi_hard, as FaceNet)")
     p.add_argument("--margin", type=float, default=1.0, help="the loss's margin (default 1.0)")
     p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
     p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")

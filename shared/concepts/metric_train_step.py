@@ -2,12 +2,17 @@
 距離学習 on the digits, as a Siamese network シャムネットワーク (contrastive loss on pairs)
 or with in-batch triplet mining (batch-all, batch-hard, semi-hard).
 
-    e(x) = affine(relu(affine(x, W1, b1)), W2, b2)       [N, 64] -> [N, E]
+    e(x) = affine(relu(affine(x, W1, b1)), W2[, b2])     [N, 64] -> [N, E]
     e(x) <- e(x) / max(||e(x)||, NORM_FLOOR)             when hyper["normalize"]
 
 It follows mlp_train_step's contract:
 
-  params     {"W1" [64, H], "b1" [H], "W2" [H, E], "b2" [E]} (canonical W [in, out]).
+  params     {"W1" [64, H], "b1" [H], "W2" [H, E]} (canonical W [in, out]), and
+             "b2" [E] only with hyper["normalize"]. Every loss here sees the embeddings
+             only through differences e_i - e_j, and b2 shifts every embedding alike:
+             without the normalisation b2's gradient is exactly 0 (what a framework
+             computes is rounding noise, which Adam, dividing by sqrt(v), would turn into
+             steps of size lr), as for mlp_train_step's hidden biases before batch norm.
   opt_state  {name: the optimizer's state for that parameter}.
   batch      loss "contrastive": {"x1" [N, 64], "x2" [N, 64], "y" [N] int, 1 = same digit}:
              the Siamese pair. Both branches are the SAME network (shared weights), so
@@ -31,12 +36,11 @@ import numpy as np
 
 from shared import checks, training
 from shared.initializers import he_normal, xavier_normal
-from shared.spec import Case, Concept, ErrorCase, Override, Tolerance
+from shared.spec import Case, Concept, ErrorCase
 from shared.training import init_opt_state
 
 CONCEPT_NAME = "metric_train_step"
 LOSSES = ("contrastive", "batch_all", "batch_hard", "semi_hard")
-MINING_LOSSES = LOSSES[1:]
 OPTIMIZERS = ("sgd_step", "momentum_step", "adam_step")
 HYPER_KEYS = ("loss", "margin", "distance", "normalize", "optimizer", "opt")
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -45,31 +49,36 @@ MINING_KEYS = ("x", "labels")
 # a zero embedding has no direction: its norm is clamped from below, so it maps to 0, not 0/0
 NORM_FLOOR = 1e-12
 FEATURES = 64  # the digits' 8 x 8 pixels
-# H = 16, E = 4: 64*16 + 16 + 16*4 + 4 = 1,108 parameters, so the float64 whole-network
+# H = 16, E = 4: 64*16 + 16 + 16*4 (+ 4) = 1,104 (1,108) parameters, so the float64 whole-network
 # central differences (2 x 1,108 forward passes) take well under a second
 PARITY_SIZES = (FEATURES, 16, 4)
 DEMO_SIZES = (FEATURES, 64, 2)
 
-# Adam's first step moves every weight by ~lr whatever its gradient: lr * g / (|g| + eps).
-# A gradient entry that is a sum cancelling to nearly 0 keeps the float32 absolute error of
-# its terms (<= 4e-7 of the array's largest gradient), so its relative error, and with it
-# the step's, can be O(1): the parameter's error is then up to lr * |dg| / (|g| + eps).
-# The budget below is derived in ADAM_F32_BOUND from the float64 reference (see
-# parity_tests/test_metric_net.py::test_adam_float32_budget_covers_the_amplification).
-ADAM_F32_BOUND = 3e-5
-ADAM_F32_AMPLIFIED = Tolerance(
-    ADAM_F32_BOUND, 1e-5, "float32 Adam: lr / (|g| + eps) amplifies the rounding of gradients that cancel "
-    "to ~0; bound sum_k lr |dg_k| / (|g_k| + eps) from the float64 reference's gradients, scaled by each "
-    "array's max", scaled=True)
-ADAM_CASES = ("contrastive-adam", "batch-hard-adam")
+
+def param_names(normalize: bool) -> tuple[str, ...]:
+    """b2 only where it can matter: before the normalisation (see the module docstring)."""
+    return PARAM_NAMES if normalize else PARAM_NAMES[:3]
 
 
-def init_params(rng: np.random.Generator, sizes=PARITY_SIZES) -> dict[str, np.ndarray]:
+# No tolerance override for float32 Adam: its first step lr * g / (|g| + eps) amplifies the
+# rounding of gradients that cancel to ~0 (see ADAM_F32_AMPLIFIED in seq2seq_train_step), but
+# here the near-zero gradients are exact zeros instead: W1's rows for pixels that are 0 in
+# every image of the batch (the digits' border) get 0 * anything = 0 in every dtype, and b2,
+# whose gradient would be pure rounding, exists only with the normalisation. Measured on
+# CPU (x86, torch 2.13, TF 2.21): float32 Adam's worst step check used 66% of the table's
+# budget (state@1:b1.m, contrastive-adam, TF), its worst param@10 51% (b1, torch).
+
+
+def init_params(rng: np.random.Generator, sizes=PARITY_SIZES, *, normalize: bool = False) -> dict[str, np.ndarray]:
     """sizes = (64, H, E). W1: He normal (std sqrt(2 / 64), a ReLU follows); W2: Xavier
-    normal (std sqrt(1 / H), the embedding is linear); biases 0."""
+    normal (std sqrt(1 / H), the embedding is linear); biases 0; b2 only with
+    `normalize` (param_names)."""
     features, hidden, embedding = sizes
-    return {"W1": he_normal(rng, features, hidden), "b1": np.zeros(hidden),
-            "W2": xavier_normal(rng, hidden, embedding), "b2": np.zeros(embedding)}
+    params = {"W1": he_normal(rng, features, hidden), "b1": np.zeros(hidden),
+              "W2": xavier_normal(rng, hidden, embedding)}
+    if normalize:
+        params["b2"] = np.zeros(embedding)
+    return params
 
 
 def make_batch(rng, x, t, batch_size, loss, per_class=4) -> dict:
@@ -123,9 +132,12 @@ def validate_model(params, batch, hyper):
     distances = ("euclidean",) if hyper["loss"] == "contrastive" else ("squared", "euclidean")
     checks.require_choice(concept, f"hyper['distance'] for loss {hyper['loss']!r}", hyper["distance"], distances)
     checks.require_bool(concept, "hyper['normalize']", hyper["normalize"])
-    if set(params) != set(PARAM_NAMES):
-        missing, extra = sorted(set(PARAM_NAMES) - set(params)), sorted(set(params) - set(PARAM_NAMES))
-        raise ValueError(f"{concept}: params must be {PARAM_NAMES}; missing {missing}, extra {extra}")
+    names = param_names(hyper["normalize"])
+    if set(params) != set(names):
+        missing, extra = sorted(set(names) - set(params)), sorted(set(params) - set(names))
+        raise ValueError(f"{concept}: with normalize={hyper['normalize']} params must be {names} (b2 only with "
+                         f"the normalisation: distances ignore a shift of every embedding); "
+                         f"missing {missing}, extra {extra}")
     rows = checks.shape_of(params["W1"])[0]
     if hyper["loss"] == "contrastive":
         if set(batch) != set(PAIR_KEYS):
@@ -150,8 +162,8 @@ def validate(params, opt_state, batch, hyper):
     checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     validate_model(params, batch, hyper)
-    if set(opt_state) != set(PARAM_NAMES):
-        raise ValueError(f"{concept}: opt_state must hold one state per parameter {PARAM_NAMES}, "
+    if set(opt_state) != set(params):
+        raise ValueError(f"{concept}: opt_state must hold one state per parameter {tuple(params)}, "
                          f"got {sorted(opt_state)}")
 
 
@@ -165,7 +177,7 @@ def _case(name, loss, optimizer, opt_hyper, *, margin, distance, normalize, seed
     def make(rng):
         from shared.data import digits
         split = digits()
-        params = init_params(rng, PARITY_SIZES)
+        params = init_params(rng, PARITY_SIZES, normalize=normalize)
         hyper = {"loss": loss, "margin": margin, "distance": distance, "normalize": normalize,
                  "optimizer": optimizer, "opt": opt_hyper}
         batches = [make_batch(rng, split.x_train, split.t_train, batch_size, loss) for _ in range(steps)]
@@ -185,8 +197,11 @@ CASES = (
           normalize=False, seed=703),
     _case("semi-hard-momentum", "semi_hard", "momentum_step", {"lr": 0.05, "momentum": 0.9}, margin=0.5,
           distance="euclidean", normalize=False, seed=704),
-    _case("batch-all-normalized-sgd", "batch_all", "sgd_step", {"lr": 0.5}, margin=0.5, distance="squared",
-          normalize=True, seed=705),
+    # lr 0.05: at lr 0.1 to 0.5 the 10-step map expands perturbations (same triplets in both
+    # dtypes, yet float32's gradient error grew ~2x per step, 1e-6 -> 6e-4 by step 10: lr
+    # beyond 2 / the largest curvature the normalisation creates); at 0.05 it stays <= 3e-6
+    _case("batch-all-normalized-sgd", "batch_all", "sgd_step", {"lr": 0.05}, margin=0.5, distance="squared",
+          normalize=True, seed=707),
 )
 
 
@@ -211,7 +226,6 @@ CONCEPT = Concept(
               "embed(params, x, hyper) -> [N, E]; see the module docstring",
     differentiable=(),
     steps=(1, 10),
-    overrides=tuple(Override("step", ADAM_F32_AMPLIFIED, case=case, dtype="float32") for case in ADAM_CASES),
     cases=CASES,
     error_cases=(
         ErrorCase("unknown-loss", _bad("batch-hard", lambda i: i["hyper"].update(loss="triplet")), ValueError,
@@ -232,7 +246,7 @@ CONCEPT = Concept(
                               r"\('euclidean',\), got 'squared'"),
         ErrorCase("unknown-optimizer", _bad("contrastive", lambda i: i["hyper"].update(optimizer="adamw_step")),
                   ValueError, r"metric_train_step: hyper\['optimizer'\] must be one of"),
-        ErrorCase("opt-state-keys", _bad("contrastive", lambda i: i["opt_state"].pop("b2")), ValueError,
+        ErrorCase("opt-state-keys", _bad("contrastive", lambda i: i["opt_state"].pop("W2")), ValueError,
                   r"metric_train_step: opt_state must hold one state per parameter"),
     ),
 )
