@@ -15,10 +15,11 @@ test: $(STAMP)  ## the whole test suite
 porting: $(STAMP)  ## measure every documented framework difference
 	$(VENV)/bin/rosetta porting
 
-demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet and seq2seq trained in NumPy, PyTorch and TensorFlow
+demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq and a metric-learning net in NumPy, PyTorch and TF
 	$(VENV)/bin/rosetta demo mlp
 	$(VENV)/bin/rosetta demo cnn
 	$(VENV)/bin/rosetta demo seq2seq
+	$(VENV)/bin/rosetta demo metric
 
 install: $(STAMP)
 
