@@ -306,14 +306,14 @@ def cmd_demo_seq2seq(args, console: Console) -> int:
         raise SystemExit(f"rosetta: --digits must be 1, 2 or 3 (the questions hold 7 characters), got {args.digits}")
 
     def setup(steps, optimizer, lr, seed):
-        return demos.seq2seq_setup(steps, optimizer, lr, seed, cell=args.cell, digits=args.digits)
+        return demos.seq2seq_setup(steps, optimizer, lr, seed, cell=args.cell, places=args.digits)
 
     def describe(split, params, hyper):
         net = demos.SEQ2SEQ_DEMO_NET
         return (f"seq2seq ({args.cell.upper()} encoder and decoder, embedding {net['embed']}, hidden {net['hidden']}, "
                 f"teacher forcing, clip norm {hyper['max_norm']}) on sums of numbers up to {10 ** args.digits - 1}; "
                 f"batches of {demos.SEQ2SEQ_BATCH} of {len(split.y_train)} training questions, "
-                f"{len(split.y_test)} test questions none of which is in the training part")
+                f"{demos.describe_test_part(split)}")
 
     def examples(runs, split):
         table = Table(title="Free-running answers (the decoder fed its own predictions)", title_justify="left")

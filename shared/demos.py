@@ -222,20 +222,33 @@ SEQ2SEQ_BATCH = 128
 SEQ2SEQ_MAX_NORM = 5.0  # the book's max_grad
 
 
-def seq2seq_setup(steps: int, optimizer: str, lr: float, seed: int = 0, *, cell: str = "lstm", digits: int = 2,
+def seq2seq_setup(steps: int, optimizer: str, lr: float, seed: int = 0, *, cell: str = "lstm", places: int = 2,
                   count: int = 10000, batch_size: int = SEQ2SEQ_BATCH):
     """Initial params and opt_state, hyper and every batch (teacher forcing: every coin
     True): the inputs all three share. The test part keeps only questions that never
-    occur in the training part, so its accuracy is on sums the model has not seen."""
-    data = addition(count=count, seed=seed, max_value=10 ** digits - 1)
-    seen = {row.tobytes() for row in data.x_train}
-    unseen = np.array([row.tobytes() not in seen for row in data.x_test])
-    split = Sequences(data.x_train, data.y_train, data.x_test[unseen], data.y_test[unseen])
+    occur in the training part, so its accuracy is on sums the model has not seen
+    (with 1-digit numbers there are only 100 questions, all seen: then it keeps them all)."""
+    data = addition(count=count, seed=seed, max_value=10 ** places - 1)  # numbers of up to `places` digits
+    unseen = ~seen_in_training(data)
+    keep = unseen if unseen.any() else np.ones_like(unseen)
+    split = Sequences(data.x_train, data.y_train, data.x_test[keep], data.y_test[keep])
     rng = np.random.default_rng(seed)
     params = _seq2seq.init_params(rng, cell, len(ADDITION_VOCAB), **SEQ2SEQ_DEMO_NET)
     hyper = {"cell": cell, "optimizer": optimizer, "opt": {"lr": lr}, "max_norm": SEQ2SEQ_MAX_NORM}
     batches = [seq2seq_spec.make_batch(rng, split.x_train, split.y_train, batch_size) for _ in range(steps)]
     return split, params, init_opt_state(params, optimizer, hyper["opt"]), hyper, batches
+
+
+def describe_test_part(split) -> str:
+    seen = int(seen_in_training(split).sum())
+    return (f"{len(split.y_test)} test questions, " + ("none of which is in the training part" if seen == 0
+            else f"{seen} of them also in the training part"))
+
+
+def seen_in_training(split) -> np.ndarray:
+    """[N_test] bool: the test question also occurs among the training questions."""
+    seen = {row.tobytes() for row in split.x_train}
+    return np.array([row.tobytes() in seen for row in split.x_test], dtype=bool)
 
 
 def seq2seq_accuracy(split, cell: str) -> Evaluation:

@@ -18,19 +18,26 @@ TABLE: dict[tuple[str, str, str], Tolerance] = {
     # roundings; 1e-12 relative is ~4500 ulp, the atol covers outputs that are sums of
     # O(1) terms cancelling to ~0 (softmax's VJP y * (v - <y, v>)), whose absolute
     # error is a few ulp of the terms, not of the result.
-    ("float64", "cpu", "forward"): Tolerance(1e-14, 1e-12, "float64: a few ulp of O(1) terms per op; atol for results cancelling to ~0"),
-    ("float64", "cpu", "grad"): Tolerance(1e-14, 1e-12, "float64 backward: same formulas as forward, plus one cancellation in softmax-like VJPs"),
-    ("float64", "cpu", "builtin"): Tolerance(1e-14, 1e-12, "float64 framework kernels: vectorised exp/log/erf accurate to a few ulp"),
+    ("float64", "cpu", "forward"): Tolerance(1e-14, 1e-12,
+        "float64: a few ulp of O(1) terms per op; atol for results cancelling to ~0"),
+    ("float64", "cpu", "grad"): Tolerance(1e-14, 1e-12,
+        "float64 backward: same formulas as forward, plus one cancellation in softmax-like VJPs"),
+    ("float64", "cpu", "builtin"): Tolerance(1e-14, 1e-12,
+        "float64 framework kernels: vectorised exp/log/erf accurate to a few ulp"),
     # Central differences with h = 1e-6 * max(1, |x|): truncation error O(h^2 f''') ~
     # 1e-12, cancellation O(eps * |f| / h) ~ 1e-10 * |f|. 1e-7 leaves room for inputs
     # of magnitude 1e3 (softmax overflow case) where |f|/h grows.
-    ("float64", "cpu", "numeric"): Tolerance(1e-7, 1e-6, "central differences: O(h^2) truncation + O(eps/h) cancellation, h = 1e-6 * max(1, |x|)"),
+    ("float64", "cpu", "numeric"): Tolerance(1e-7, 1e-6,
+        "central differences: O(h^2) truncation + O(eps/h) cancellation, h = 1e-6 * max(1, |x|)"),
     # float32: eps = 1.19e-7. Transcendentals in vectorised float32 kernels (SLEEF,
     # Eigen, oneDNN) are accurate to <= 4 ulp; a chain of <= 10 ops gives <~ 40 ulp =
     # 5e-6 relative; atol for values cancelling to ~0 as above.
-    ("float32", "cpu", "forward"): Tolerance(1e-6, 1e-5, "float32: <= 4 ulp per transcendental, <= 10 ops -> <~ 40 ulp; atol for ~0 results"),
-    ("float32", "cpu", "grad"): Tolerance(1e-6, 1e-5, "float32 backward: same op count as forward (autodiff replays the chain)"),
-    ("float32", "cpu", "builtin"): Tolerance(1e-6, 1e-5, "float32 framework kernels vs the float64 reference: rounding of the kernel only"),
+    ("float32", "cpu", "forward"): Tolerance(1e-6, 1e-5,
+        "float32: <= 4 ulp per transcendental, <= 10 ops -> <~ 40 ulp; atol for ~0 results"),
+    ("float32", "cpu", "grad"): Tolerance(1e-6, 1e-5,
+        "float32 backward: same op count as forward (autodiff replays the chain)"),
+    ("float32", "cpu", "builtin"): Tolerance(1e-6, 1e-5,
+        "float32 framework kernels vs the float64 reference: rounding of the kernel only"),
     # Training: parameters, running statistics and optimizer state after k <= 10 steps.
     # Each step adds one rounding of every updated array plus the gradient's error times
     # lr; the gradients are batch sums, so their error scales with the array's largest
