@@ -18,6 +18,7 @@ from rich.table import Table
 
 from shared import backends, parity, report
 from shared.concepts import all_concepts, get
+from shared.concepts.metric_train_step import LOSSES as METRIC_LOSSES
 
 DTYPES = ("float64", "float32")
 DRIFT = 1e-3  # a loss difference no rounding error explains: the runs have drifted apart
@@ -447,6 +448,20 @@ def cmd_list(args, console: Console) -> int:
     return 0
 
 
+def _demo_parser(demo, name: str, help: str, run, *, steps: int, unit: str, lr: float, seeded: str):
+    """`rosetta demo <name>` with the options every demo takes; the caller adds its own."""
+    p = demo.add_parser(name, help=help)
+    p.add_argument("--steps", type=int, default=steps, help=f"training steps of {unit} (default {steps})")
+    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
+    p.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of {seeded}")
+    p.add_argument("--out", default=f"{name}-demo.png", help=f"the PNG to write (default {name}-demo.png)")
+    p.set_defaults(run=run)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -470,50 +485,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_list)
     demo = sub.add_parser("demo", help="train a model in the three frameworks side by side").add_subparsers(
         dest="demo", required=True)
-    p = demo.add_parser("mlp", help="the book's multi-layer net on the digits; one PNG of the curves")
-    p.add_argument("--steps", type=int, default=500, help="training steps of 100 images (default 500)")
-    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
-    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
-    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, batches and masks")
-    p.add_argument("--out", default="mlp-demo.png", help="the PNG to write (default mlp-demo.png)")
-    p.set_defaults(run=cmd_demo_mlp)
-    p = demo.add_parser("cnn", help="the book's SimpleConvNet on the digits; one PNG of the curves and filters")
-    p.add_argument("--steps", type=int, default=300, help="training steps of 100 images (default 300)")
-    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
-    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
-    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batches")
-    p.add_argument("--out", default="cnn-demo.png", help="the PNG to write (default cnn-demo.png)")
-    p.set_defaults(run=cmd_demo_cnn)
-    p = demo.add_parser("seq2seq", help="the book's seq2seq on generated sums (\"57+8\" -> \"65\"); teacher-forced "
-                        "vs free-running accuracy, decoded examples, one PNG")
-    p.add_argument("--steps", type=int, default=1000, help="training steps of 128 questions (default 1000)")
-    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p = _demo_parser(demo, "mlp", "the book's multi-layer net on the digits; one PNG of the curves", cmd_demo_mlp,
+                     steps=500, unit="100 images", lr=0.005, seeded="the initial weights, batches and masks")
+    p = _demo_parser(demo, "cnn", "the book's SimpleConvNet on the digits; one PNG of the curves and filters",
+                     cmd_demo_cnn, steps=300, unit="100 images", lr=0.005, seeded="the initial weights and batches")
+    p = _demo_parser(demo, "seq2seq", "the book's seq2seq on generated sums (\"57+8\" -> \"65\"); teacher-forced "
+                     "vs free-running accuracy, decoded examples, one PNG", cmd_demo_seq2seq,
+                     steps=1000, unit="128 questions", lr=0.01, seeded="the data, the initial weights and the batches")
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the recurrent layer (default lstm)")
     p.add_argument("--digits", type=int, default=2, help="digits per number, 1 to 3 (default 2: \"57+8\")")
     p.add_argument("--examples", type=int, default=8, help="decoded test questions to print (default 8)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
-    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the batches")
-    p.add_argument("--out", default="seq2seq-demo.png", help="the PNG to write (default seq2seq-demo.png)")
-    p.set_defaults(run=cmd_demo_seq2seq)
-    p = demo.add_parser("metric", help="an embedding net on the digits with a contrastive or triplet loss; "
-                        "recall@1 per framework, one PNG of the 2-D embeddings")
-    p.add_argument("--steps", type=int, default=1000, help="training steps of 64 digits (default 1000)")
-    p.add_argument("--loss", choices=("contrastive", "batch_all", "batch_hard", "semi_hard"), default="semi_hard",
+    p = _demo_parser(demo, "metric", "an embedding net on the digits with a contrastive or triplet loss; "
+                     "recall@1 per framework, one PNG of the 2-D embeddings", cmd_demo_metric,
+                     steps=1000, unit="64 digits", lr=0.005, seeded="the initial weights and the batches")
+    p.add_argument("--loss", choices=METRIC_LOSSES, default="semi_hard",
                    help="contrastive pairs or in-batch triplet mining (default semi_hard, as FaceNet)")
     p.add_argument("--margin", type=float, default=1.0, help="the loss's margin (default 1.0)")
-    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
-    p.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
-    p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches")
-    p.add_argument("--out", default="metric-demo.png", help="the PNG to write (default metric-demo.png)")
-    p.set_defaults(run=cmd_demo_metric)
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
