@@ -3,13 +3,19 @@ injected batches, k steps in every framework, compared with NumPy float64 after 
 the concept lists.
 
 Records (check names):
-  loss@k            the loss computed at step k (from the parameters after k - 1 steps)
+  loss@k            the loss computed at step k (from the parameters after k - 1 steps);
+                    a step with several losses returns a dict: loss@k:D, loss@k:G
   grad:<param>      every gradient of step 1
   param@k:<param>   every parameter after k steps, running statistics included
   state@k:<path>    the optimizer's state after k steps, e.g. state@10:W1.m
   numeric:<param>   (NumPy, float64) step 1's hand-written gradients vs central
                     differences of the module's `loss(params, batch, hyper)`: the
                     book's gradient_check, for the whole network
+Parameters may be nested (a GAN's {"G": {...}, "D": {...}}): every name above is then a
+dotted path, grad:G.W_fc. A step whose parameters follow different losses (the GAN's D
+step, then its G step against the updated D) gives its NumPy module
+`numeric_losses(params, batch, hyper) -> {path: (loss of that array, the array)}`
+instead of one `loss`.
 """
 from __future__ import annotations
 
@@ -65,10 +71,11 @@ def checks(snapshots: dict[int, dict]) -> dict[str, tuple[str, Any]]:
     """Every check name with its tolerance kind and the value it compares."""
     named = {}
     for k, snap in snapshots.items():
-        named[f"loss@{k}"] = ("forward" if k == 1 else "step", snap["loss"])
+        for path, loss in flatten(snap["loss"]).items():  # path '' for the usual single loss
+            named[f"loss@{k}:{path}" if path else f"loss@{k}"] = ("forward" if k == 1 else "step", loss)
         if k == 1:
-            named.update({f"grad:{name}": ("grad", g) for name, g in snap["grads"].items()})
-        named.update({f"param@{k}:{name}": ("step", p) for name, p in snap["params"].items()})
+            named.update({f"grad:{path}": ("grad", g) for path, g in flatten(snap["grads"]).items()})
+        named.update({f"param@{k}:{path}": ("step", p) for path, p in flatten(snap["params"]).items()})
         named.update({f"state@{k}:{path}": ("step", s) for path, s in flatten(snap["opt_state"]).items()})
     return named
 
@@ -88,14 +95,20 @@ def numeric_grads(concept, inputs: dict[str, Any], names) -> dict[str, np.ndarra
     """Central differences of the NumPy module's loss at step 1, for each parameter named.
     The loss sees the model's hyper-parameters only (not the optimizer's), so cases that
     differ only in their optimizer share one computation: thousands of loss evaluations."""
-    loss = backends.module("numpy", concept).loss
+    module = backends.module("numpy", concept)
     params, batch = inputs["params"], inputs["batches"][0]
-    hyper = {k: v for k, v in inputs["hyper"].items() if k not in ("optimizer", "opt")}
+    several = hasattr(module, "numeric_losses")
+    # several losses: the later ones are taken after the earlier updates, so they see the optimizer
+    hyper = inputs["hyper"] if several else {k: v for k, v in inputs["hyper"].items() if k not in ("optimizer", "opt")}
     key = _digest({"concept": concept.name, "params": params, "batch": batch, "hyper": hyper, "names": list(names)})
     if key not in _NUMERIC:
-        _NUMERIC[key] = {
-            name: central_differences(lambda w, name=name: float(loss({**params, name: w}, batch, hyper)), params[name])
-            for name in names}
+        if several:
+            losses = module.numeric_losses(params, batch, hyper)
+        else:
+            losses = {name: (lambda w, name=name: module.loss({**params, name: w}, batch, hyper), params[name])
+                      for name in names}
+        _NUMERIC[key] = {name: central_differences(lambda w, f=losses[name][0]: float(f(w)), losses[name][1])
+                         for name in names}
     return _NUMERIC[key]
 
 
@@ -112,7 +125,7 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
         return [failed_record(task, f"loss@{concept.steps[0]}", "forward", error)]
 
     if task.backend == "numpy" and task.dtype == "float64":  # the reference itself
-        grads = reference[1]["grads"]
+        grads = flatten(reference[1]["grads"])
         numeric = lazy_value(lambda: numeric_grads(concept, upcast(inputs), grads))
         for name in grads:
             check("numeric", f"numeric:{name}", lambda tol, name=name: compare(grads[name], numeric()[name], tol))
