@@ -6,13 +6,20 @@ shared/concepts/_gan.py).
 the order of the forward's signature; `generator_grads` / `discriminator_grads` return
 the same as (input gradient, {name: parameter gradient}) for a train step that keeps
 its model as a dict.
+
+`train_step` is one DCGAN step (gan_train_step): the discriminator's update with the fakes
+held constant, then the generator's update back through the UPDATED discriminator
+(dL/dfake from discriminator_grads, then generator_grads down to G's parameters).
 """
 import numpy as np
 
+from numpy_impl import optimizers
 from numpy_impl.activations import leaky_relu, leaky_relu_backward, relu, relu_backward, tanh
 from numpy_impl.conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from numpy_impl.layers import affine, affine_backward, batch_norm, batch_norm_backward
+from numpy_impl.losses import binary_cross_entropy, binary_cross_entropy_backward
 from shared.concepts import _gan as spec
+from shared.concepts import gan_train_step as train_spec
 
 _UP = {"stride": spec.STRIDE, "padding": spec.PAD}
 
@@ -90,3 +97,116 @@ def discriminator_grads(dy, x, params, *, negative_slope=spec.NEGATIVE_SLOPE):
     """(dx, {name: gradient}) for a discriminator kept as its canonical dict."""
     dx, *grads = discriminator_backward(dy, x, **params, negative_slope=negative_slope)
     return dx, dict(zip(spec.DISCRIMINATOR_PARAMS, grads))
+
+
+# ---- gan_train_step: one discriminator update, then one generator update -------------------
+# (the contract is in shared/concepts/gan_train_step.py)
+
+def _bce_from_logits(logits, target):
+    """BCE(target, sigmoid(logits)), mean over the batch, and its gradient in the logits,
+    (sigmoid(l) - target) / N: every image of the batch is labelled `target` (1 real, 0 fake)."""
+    t = np.full_like(logits, target)
+    return (binary_cross_entropy(logits, t, from_logits=True),
+            binary_cross_entropy_backward(1.0, logits, t, from_logits=True))
+
+
+def _d_loss_and_dlogits(l_real, l_fake):
+    """d_loss = BCE(1, l_real) + BCE(0, l_fake) and its gradients in both logit vectors."""
+    loss_real, dl_real = _bce_from_logits(l_real, 1)
+    loss_fake, dl_fake = _bce_from_logits(l_fake, 0)
+    return loss_real + loss_fake, dl_real, dl_fake
+
+
+def _g_loss_and_dlogits(l_fake, g_loss):
+    """The generator's loss of D's logits on the fakes, and its gradient in those logits."""
+    if g_loss == "non_saturating":
+        # -log D(G(z)): call the fakes real; gradient (s(l) - 1) / N, about -1 / N where D rejects them
+        return _bce_from_logits(l_fake, 1)
+    # minimax: log(1 - D(G(z))) = -BCE(0, l); gradient -s(l) / N, which vanishes where D rejects them
+    loss, dl = _bce_from_logits(l_fake, 0)
+    return -loss, -dl
+
+
+def d_loss(D, x, fake, hyper):
+    """The discriminator's loss, forward only; `fake` is a given array (a constant)."""
+    slope = hyper["negative_slope"]
+    return _d_loss_and_dlogits(discriminator(x, **D, negative_slope=slope),
+                               discriminator(fake, **D, negative_slope=slope))[0]
+
+
+def g_loss(D, fake, hyper):
+    """The generator's loss of its images `fake` under the discriminator D, forward only."""
+    return _g_loss_and_dlogits(discriminator(fake, **D, negative_slope=hyper["negative_slope"]), hyper["g_loss"])[0]
+
+
+def update_discriminator(D, opt_state_D, x, fake, hyper):
+    """(d_loss, grads, new D, new state). `fake` enters as data: the gradient stops at it,
+    as fake.detach() does in torch, so this step cannot move the generator."""
+    slope = hyper["negative_slope"]
+    l_real = discriminator(x, **D, negative_slope=slope)
+    l_fake = discriminator(fake, **D, negative_slope=slope)
+    loss, dl_real, dl_fake = _d_loss_and_dlogits(l_real, l_fake)
+    _, grads_real = discriminator_grads(dl_real, x, D, negative_slope=slope)
+    _, grads_fake = discriminator_grads(dl_fake, fake, D, negative_slope=slope)  # its dfake is dropped
+    # the same weights score both halves of the batch: each weight's gradient is the sum
+    grads = {name: grads_real[name] + grads_fake[name] for name in spec.DISCRIMINATOR_PARAMS}
+    new_D, new_state = optimizers.step_all(D, grads, opt_state_D, hyper["optimizer"], hyper["opt"])
+    return loss, grads, new_D, new_state
+
+
+def update_generator(G, opt_state_G, z, fake, D, hyper):
+    """(g_loss, grads, new G, new state) against the discriminator D, which the caller has
+    ALREADY updated. D is held fixed: its own gradients are computed on the way (the
+    backward passes through its weights) and dropped; only dL/dfake travels on, into G."""
+    slope = hyper["negative_slope"]
+    loss, dl = _g_loss_and_dlogits(discriminator(fake, **D, negative_slope=slope), hyper["g_loss"])
+    dfake, _ = discriminator_grads(dl, fake, D, negative_slope=slope)
+    _, grads = generator_grads(dfake, z, G, bn_eps=hyper["bn_eps"])
+    new_G, new_state = optimizers.step_all(G, grads, opt_state_G, hyper["optimizer"], hyper["opt"])
+    return loss, grads, new_G, new_state
+
+
+def train_step(params, opt_state, batch, hyper):
+    train_spec.validate(params, opt_state, batch, hyper)
+    x, z = batch["x"], batch["z"]
+    G, D = params["G"], params["D"]
+    fake = generator(z, **G, bn_eps=hyper["bn_eps"])  # batch statistics: training mode
+    loss_D, grads_D, new_D, state_D = update_discriminator(D, opt_state["D"], x, fake, hyper)
+    # G has not changed, so `fake` is still G(z): the G step reuses it, scored by the NEW D
+    loss_G, grads_G, new_G, state_G = update_generator(G, opt_state["G"], z, fake, new_D, hyper)
+    return ({"D": loss_D, "G": loss_G}, {"G": grads_G, "D": grads_D},
+            {"G": new_G, "D": new_D}, {"G": state_G, "D": state_D})
+
+
+def losses(params, batch, hyper):
+    """{"D": d_loss, "G": g_loss} at these parameters, both under THIS discriminator (no
+    update in between), forward only: for monitoring a run."""
+    fake = generator(batch["z"], **params["G"], bn_eps=hyper["bn_eps"])
+    return {"D": d_loss(params["D"], batch["x"], fake, hyper), "G": g_loss(params["D"], fake, hyper)}
+
+
+def samples(params, z, hyper):
+    """The generator's images for the noise z [N, Z] (the demo's grid). The batch norm
+    uses z's own batch statistics, as in training: no running statistics are kept."""
+    return generator(z, **params["G"], bn_eps=hyper["bn_eps"])
+
+
+def numeric_losses(params, batch, hyper):
+    """For the engine's central differences of step 1 (shared.training.numeric_grads):
+    {"D.<name>": (w -> d_loss with D's <name> = w, D[name]),
+     "G.<name>": (w -> g_loss with G's <name> = w under the UPDATED D, G[name])}.
+    The updated D is computed once here with this module's D step from the optimizer's
+    initial state, the state every case starts from; each G loss recomputes fake = G(z),
+    so the differences see the whole generator, batch norm included."""
+    x, z = batch["x"], batch["z"]
+    G, D = params["G"], params["D"]
+    fake = generator(z, **G, bn_eps=hyper["bn_eps"])
+    first_state = train_spec.init_opt_state(params, hyper)
+    new_D = update_discriminator(D, first_state["D"], x, fake, hyper)[2]
+    funcs = {}
+    for name in spec.DISCRIMINATOR_PARAMS:
+        funcs[f"D.{name}"] = (lambda w, name=name: d_loss({**D, name: w}, x, fake, hyper), D[name])
+    for name in spec.GENERATOR_PARAMS:
+        funcs[f"G.{name}"] = (lambda w, name=name: g_loss(new_D, generator(z, **{**G, name: w},
+                                                                            bn_eps=hyper["bn_eps"]), hyper), G[name])
+    return funcs

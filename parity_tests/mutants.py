@@ -144,3 +144,62 @@ def triplet_loss_with_the_margin_subtracted(a, p, n, *, margin=1.0, p_norm=2, ep
     from numpy_impl import metric
     hinge, _, _ = metric._triplet_parts(a, p, n, -margin, p_norm, eps, swap, squared)
     return metric._reduce(np.maximum(hinge, 0), reduction)
+
+
+def _torch_gan_step(params, opt_state, batch, hyper, *, fake_label=0.0, g_step_moves_d=False, generator=None):
+    # torch_impl.gan.train_step written out once more, with one knob per GAN slip below
+    import torch
+
+    from torch_impl import gan, optimizers
+    generator = generator or gan.generator
+    G, D = gan._leaves(params["G"]), gan._leaves(params["D"])
+    slope, opt = hyper["negative_slope"], (hyper["optimizer"], hyper["opt"])
+    fake = generator(batch["z"], **G, bn_eps=hyper["bn_eps"])
+    d_loss = (gan._bce(gan.discriminator(batch["x"], **D, negative_slope=slope), 1.0)
+              + gan._bce(gan.discriminator(fake.detach(), **D, negative_slope=slope), fake_label))
+    grads_D = dict(zip(D, torch.autograd.grad(d_loss, list(D.values()))))
+    new_D, state_D = optimizers.step_all(params["D"], grads_D, opt_state["D"], *opt)
+    D1 = gan._leaves(new_D) if g_step_moves_d else new_D
+    g_loss = gan.generator_loss(gan.discriminator(fake, **D1, negative_slope=slope), hyper["g_loss"])
+    wrt = list(G.values()) + (list(D1.values()) if g_step_moves_d else [])
+    g_grads = torch.autograd.grad(g_loss, wrt)
+    grads_G = dict(zip(G, g_grads[:len(G)]))
+    new_G, state_G = optimizers.step_all(params["G"], grads_G, opt_state["G"], *opt)
+    if g_step_moves_d:
+        new_D, state_D = optimizers.step_all(new_D, dict(zip(D1, g_grads[len(G):])), state_D, *opt)
+    return ({"D": d_loss.detach(), "G": g_loss.detach()}, {"G": grads_G, "D": grads_D},
+            {"G": new_G, "D": new_D}, {"G": state_G, "D": state_D})
+
+
+def gan_step_whose_generator_update_also_moves_the_discriminator(params, opt_state, batch, hyper):
+    # errG.backward() fills netD's .grad as well (D' is on the path from G to the loss), and
+    # a stray optimizerD.step() after it, or one optimizer built over both nets' parameters,
+    # applies them: D takes a second Adam step, DOWN the generator's loss, i.e. towards
+    # calling the fakes real. The reported gradients are still the honest ones
+    return _torch_gan_step(params, opt_state, batch, hyper, g_step_moves_d=True)
+
+
+def gan_step_with_the_fake_labels_flipped(params, opt_state, batch, hyper):
+    # criterion(netD(fake.detach()), label) with the label still filled with real_label from
+    # the line before: D is taught to call its fakes real, BCE(1, D(fake)) where BCE(0, .) belongs
+    return _torch_gan_step(params, opt_state, batch, hyper, fake_label=1.0)
+
+
+def _generator_with_inference_batch_norm(z, W_fc, b_fc, W_t1, gamma1, beta1, W_t2, b_t2, *, bn_eps):
+    import torch
+    import torch.nn.functional as F
+
+    from torch_impl import gan
+    h0 = (z @ W_fc + b_fc).unflatten(1, (W_t1.shape[0], gan.spec.BASE, gan.spec.BASE))
+    t1 = F.conv_transpose2d(h0, W_t1, **gan._UP)
+    c2 = W_t1.shape[1]
+    # netG.eval() left on: the running statistics (fresh, mean 0 and variance 1) normalise
+    # instead of the batch's, so the batch norm is the affine gamma * t1 / sqrt(1 + eps) + beta
+    running_mean, running_var = torch.zeros(c2, dtype=t1.dtype), torch.ones(c2, dtype=t1.dtype)
+    bn = F.batch_norm(t1, running_mean, running_var, gamma1, beta1, training=False, eps=bn_eps)
+    return torch.tanh(F.conv_transpose2d(F.relu(bn), W_t2, b_t2, **gan._UP))
+
+
+def gan_step_with_the_generator_batch_norm_in_inference_mode(params, opt_state, batch, hyper):
+    # the generator in eval mode during training (netG.eval() for a sample grid, never undone)
+    return _torch_gan_step(params, opt_state, batch, hyper, generator=_generator_with_inference_batch_norm)

@@ -247,3 +247,44 @@ def test_triplet_loss_with_the_margin_of_the_wrong_sign_is_flagged():
         # torch_impl, and torch's own F.triplet_margin_loss, against the mutant reference
         assert {("default", "forward"), ("default", "builtin:F.triplet_margin_loss")} <= _failed_records(
             concept, mutant, "torch", ["default"])
+
+
+def _gan_failed_checks(mutant):
+    """The torch mutant as the implementation, against the golden NumPy gan.train_step, in
+    float64 on one case; the correct torch_impl passes every check of this run (the control)."""
+    concept = get("gan_train_step")
+    task = parity.Task(concept, concept.case("non-saturating-adam"), "torch", "float64", "cpu")
+    return {r.check for r in parity.run_task(task, impl=Impl(mutant)) if not r.passed}
+
+
+@pytest.mark.skipif(machine_skip("torch"), reason="torch not installed")
+def test_gan_generator_step_that_also_moves_the_discriminator_is_flagged():
+    failed = _gan_failed_checks(mutants.gan_step_whose_generator_update_also_moves_the_discriminator)
+    # D's second Adam step: its parameters and its optimizer's step count (t = 2 after one step)
+    assert {"param@1:D.W_c1", "param@1:D.W_fc", "param@1:D.b_fc", "state@1:D.W_fc.t", "state@1:D.W_fc.m"} <= failed
+    assert {"loss@10:D", "loss@10:G", "param@10:G.W_t1"} <= failed  # then the whole run drifts
+    # the gradients it reports, the step-1 losses and G's first update are the honest ones:
+    # only the parameters the engine records after the step can see the slip
+    assert not {c for c in failed if c.startswith(("grad:", "loss@1:", "param@1:G.", "state@1:G."))}
+
+
+@pytest.mark.skipif(machine_skip("torch"), reason="torch not installed")
+def test_gan_fake_labels_flipped_in_the_discriminator_loss_is_flagged():
+    failed = _gan_failed_checks(mutants.gan_step_with_the_fake_labels_flipped)
+    assert {"loss@1:D", "grad:D.W_c1", "grad:D.b_fc", "param@1:D.W_fc"} <= failed
+    # G's loss and gradients are scored by the (wrongly) updated D
+    assert {"loss@1:G", "grad:G.W_fc", "grad:G.gamma1", "param@10:G.W_t2"} <= failed
+
+
+@pytest.mark.skipif(machine_skip("torch"), reason="torch not installed")
+def test_gan_generator_batch_norm_in_inference_mode_is_flagged():
+    failed = _gan_failed_checks(mutants.gan_step_with_the_generator_batch_norm_in_inference_mode)
+    # other fakes: both losses and every gradient of step 1
+    assert {"loss@1:G", "loss@1:D", "grad:G.gamma1", "grad:G.beta1", "grad:G.W_t1", "grad:D.W_c1"} <= failed
+    assert {"param@1:G.W_fc", "param@10:G.gamma1"} <= failed
+
+
+@pytest.mark.skipif(machine_skip("torch"), reason="torch not installed")
+def test_gan_mutant_control_the_real_torch_step_flags_nothing():
+    from torch_impl import gan
+    assert _gan_failed_checks(gan.train_step) == set()

@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from shared import layouts
 from shared.concepts import _gan as spec
+from shared.concepts import gan_train_step as train_spec
+from tf_impl import optimizers
 from tf_impl.activations import leaky_relu, relu
 from tf_impl.layers import affine
 
@@ -42,3 +44,53 @@ def discriminator(x, W_c1, b_c1, W_c2, b_c2, W_fc, b_fc, *, negative_slope=spec.
     # affine flattens h [N, 2, 2, F2] in (H, W, C) order: W_fc's canonical (C, H, W) rows reordered to match
     rows = layouts.dense_rows_chw_to_hwc(W_fc, W_c2.shape[0], spec.BASE, spec.BASE)
     return affine(h, rows, b_fc)[:, 0]
+
+
+# ---- gan_train_step: one DCGAN update of D, then of G (shared/concepts/gan_train_step.py) ----
+
+def _variables(net):
+    return {name: tf.Variable(p, name=name) for name, p in net.items()}
+
+
+def _bce(logits, label):
+    # BCE from logits against a constant label (1 = real, 0 = fake), mean over the batch. The
+    # TF DCGAN tutorial's tf.keras.losses.BinaryCrossentropy(from_logits=True) is this same op
+    # (measured: bit-identical in float32), but a Keras 3 loss converts its inputs to its own
+    # dtype, float32 unless dtype="float64" is passed: float64 logits would be rounded
+    # (measured 6e-8 off). The tf.nn op keeps the input's dtype
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), tf.constant(
+        label, logits.dtype)), logits=logits))
+
+
+def generator_loss(logits, kind):
+    """non_saturating: BCE(ones, D(G(z))); minimax: -BCE(zeros, D(G(z)))."""
+    return _bce(logits, 1.0) if kind == "non_saturating" else -_bce(logits, 0.0)
+
+
+def train_step(params, opt_state, batch, hyper):
+    """D first, then G against the UPDATED D (the PyTorch DCGAN tutorial's order; TF's DCGAN
+    tutorial opens both tapes at once and scores G against the D from before its update:
+    shared/concepts/_gan_porting.py measures the difference). One tape per update."""
+    train_spec.validate(params, opt_state, batch, hyper)
+    G, D = _variables(params["G"]), _variables(params["D"])
+    slope, kind, bn_eps = hyper["negative_slope"], hyper["g_loss"], hyper["bn_eps"]
+
+    # the fake is computed OUTSIDE the D tape: the tape never records G's forward, so the D
+    # loss has no path back to G (torch's fake.detach()); tf.stop_gradient inside the tape
+    # would do the same at the cost of recording a forward nobody differentiates
+    fake = generator(batch["z"], **G, bn_eps=bn_eps)
+    with tf.GradientTape() as tape:
+        d_loss = (_bce(discriminator(batch["x"], **D, negative_slope=slope), 1.0)
+                  + _bce(discriminator(fake, **D, negative_slope=slope), 0.0))
+    grads_D = dict(zip(D, tape.gradient(d_loss, list(D.values()))))
+    new_D, state_D = optimizers.step_all(params["D"], grads_D, opt_state["D"], hyper["optimizer"], hyper["opt"])
+
+    # the G tape must record G's forward, so the fake is recomputed inside it: the same
+    # values, G has not changed. D' = new_D are plain tensors, not watched: held fixed
+    with tf.GradientTape() as tape:
+        fake = generator(batch["z"], **G, bn_eps=bn_eps)
+        g_loss = generator_loss(discriminator(fake, **new_D, negative_slope=slope), kind)
+    grads_G = dict(zip(G, tape.gradient(g_loss, list(G.values()))))
+    new_G, state_G = optimizers.step_all(params["G"], grads_G, opt_state["G"], hyper["optimizer"], hyper["opt"])
+    return ({"D": d_loss, "G": g_loss}, {"G": grads_G, "D": grads_D},
+            {"G": new_G, "D": new_D}, {"G": state_G, "D": state_D})
