@@ -360,6 +360,80 @@ def cmd_demo_metric(args, console: Console) -> int:
                                f"Metric learning ({args.loss}) on the digits", after=explain, control=True)
 
 
+def cmd_demo_gan(args, console: Console) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from shared import demos, gan_demo
+    from shared.concepts import _gan
+
+    if args.optimizer != "adam_step":
+        raise SystemExit(f"rosetta: the GAN demo trains with adam_step (DCGAN's beta1 = 0.5), got {args.optimizer!r}")
+    if args.steps < 1:
+        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
+    active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
+    for name, why in missing.items():
+        console.print(f"[yellow]{name} not run: {why}[/]")
+    split, params, opt_state, hyper, batches, noise = gan_demo.setup(args.steps, args.lr, args.seed,
+                                                                     g_loss=args.g_loss)
+    net = gan_demo.DEMO_NET
+    count = {name: sum(p.size for p in params[name].values()) for name in ("G", "D")}
+    console.print(f"DCGAN on the digits: G z[{net['z_dim']}] -> Affine -> {net['g_channels'][0]}x2x2 -> ConvT -> "
+                  f"{net['g_channels'][1]}x4x4 -> BatchNorm-ReLU -> ConvT -> tanh 1x8x8 ({count['G']:,} weights); "
+                  f"D Conv {net['d_channels'][0]}x4x4 -> Conv {net['d_channels'][1]}x2x2 (LeakyReLU 0.2) -> one "
+                  f"logit ({count['D']:,} weights); {args.g_loss.replace('_', '-')} G loss; batches of "
+                  f"{gan_demo.BATCH} of {len(split.t_train)} training digits; adam_step(lr={args.lr}, beta1 "
+                  f"{hyper['opt']['beta1']}, eps {hyper['opt']['eps']:g}), {args.steps} steps, {args.dtype}")
+    runs = []
+    progress = Progress(TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("D {task.fields[d]:.3f}  G {task.fields[g]:.3f}"), TimeElapsedColumn(),
+                        console=Console(stderr=True, emoji=False))
+    jobs = [(backend.name, backend.name, params) for backend in active]
+    if active and active[0].name == "numpy":  # the control: NumPy again from weights one rounding error away
+        jobs.append((demos.CONTROL, "numpy", gan_demo.nudged(params, args.dtype)))
+    with progress:
+        for label, backend_name, start in jobs:
+            bar = progress.add_task(label, total=args.steps, d=float("nan"), g=float("nan"))
+            runs.append(gan_demo.train(
+                backend_name, split, start, opt_state, hyper, batches, noise, dtype=args.dtype,
+                on_step=lambda step, d, g, bar=bar: progress.update(bar, completed=step, d=d, g=g)))
+            runs[-1].backend = label
+    read = gan_demo.digit_reader(split)
+    reference = runs[0]
+    table = Table(title="Same weights, batches and noise: what each framework's GAN learned", title_justify="left")
+    for column in ("framework", "D loss\n(last 50)", "G loss\n(last 50)", "D(real)\nheld out", "D(fake)",
+                   "samples\nrecognised", "digits\ncovered", f"max |sample -\n{reference.backend}|", "seconds"):
+        table.add_column(column, justify="left" if column == "framework" else "right")
+    for run in runs:
+        recognised, covered, _ = read(run.samples[-1])
+        gap = float(np.abs(run.samples[-1].astype(np.float64) - reference.samples[-1]).max())
+        table.add_row(run.backend, f"{np.mean(run.d_losses[-50:]):.3f}", f"{np.mean(run.g_losses[-50:]):.3f}",
+                      f"{run.real_probability[-1]:.2f}", f"{run.fake_probability[-1]:.2f}", f"{recognised:.0%}",
+                      str(covered), f"{gap:.1e}", f"{run.seconds:.1f}")
+    console.print(table)
+    real_read = read(_gan.images(split.x_test[:gan_demo.SAMPLES]))
+    console.print(f"The reader is a logistic regression on the real training digits ({read.test_accuracy:.1%} on the "
+                  f"held-out digits); it recognises {real_read[0]:.0%} of {gan_demo.SAMPLES} held-out real digits "
+                  f"(probability > {gan_demo.CONFIDENT}), {real_read[1]} digits. Samples come from {gan_demo.SAMPLES} "
+                  "fixed noise vectors, the same in every framework.")
+    if len(runs) > 1:
+        _print_drift(console, runs)
+        agree = reference.eval_steps[gan_demo.last_agreeing(runs)]
+        console.print(f"The samples of every run agree to 1e-3 per pixel up to step {agree} (evaluated every 50 "
+                      "steps); after that each run follows its own path. A GAN is a two-player game and amplifies a "
+                      "rounding error faster than a classifier: judge the frameworks by the first row of the PNG and "
+                      "by the parity cases (1 and 10 steps), and their GANs by the quality of the second row.")
+    out = Path(args.out)
+    losses_out = out.with_name(f"{out.stem}-losses{out.suffix}")
+    title = f"DCGAN on the digits, {args.g_loss.replace('_', '-')} G loss, {args.steps} steps, {args.dtype}"
+    real = _gan.images(split.x_train[:gan_demo.SAMPLES])
+    gan_demo.plot_samples(runs, real, read, out, f"{title}: the same noise, drawn by each framework")
+    gan_demo.plot_losses(runs, losses_out, title)
+    console.print(f"wrote {out} and {losses_out}")
+    return 0
+
+
 def _bench_table(console: Console, title: str, reference: str, run) -> list:
     """`run(on_start)` checks and times every contender (bench.run_*), the progress line
     naming the one running; then one table of the results."""
@@ -501,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=METRIC_LOSSES, default="semi_hard",
                    help="contrastive pairs or in-batch triplet mining (default semi_hard, as FaceNet)")
     p.add_argument("--margin", type=float, default=1.0, help="the loss's margin (default 1.0)")
+    p = _demo_parser(demo, "gan", "DCGAN on the digits: D and G updated in turn; one PNG of generated digits per "
+                     "framework, one of the D and G losses", cmd_demo_gan, steps=800, unit="64 digits", lr=2e-3,
+                     seeded="the initial weights, the batches and the noise")
+    p.add_argument("--g-loss", choices=("non_saturating", "minimax"), default="non_saturating",
+                   help="the generator's loss: -log D(G(z)) (default, as DCGAN) or log(1 - D(G(z))) (the minimax game)")
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
