@@ -15,11 +15,12 @@ test: $(STAMP)  ## the whole test suite
 porting: $(STAMP)  ## measure every documented framework difference
 	$(VENV)/bin/rosetta porting
 
-demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq and a metric-learning net in NumPy, PyTorch and TF
+demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-learning net and a DCGAN in NumPy, PyTorch and TF
 	$(VENV)/bin/rosetta demo mlp
 	$(VENV)/bin/rosetta demo cnn
 	$(VENV)/bin/rosetta demo seq2seq
 	$(VENV)/bin/rosetta demo metric
+	$(VENV)/bin/rosetta demo gan
 
 install: $(STAMP)
 
