@@ -10,6 +10,7 @@ from shared.concepts import affine as affine_spec
 from shared.concepts import batch_norm as bn_spec
 from shared.concepts import batch_norm_running_stats as stats_spec
 from shared.concepts import dropout as dropout_spec
+from shared.concepts import group_norm as gn_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
@@ -85,3 +86,43 @@ def dropout(x, mask, *, p):
 
 def dropout_backward(dy, x, mask, *, p):
     return dy * mask / (1 - p)
+
+
+def _group_view(a, groups):
+    """(N, C, H, W) -> (N, G, C/G, H, W): group g holds channels g C/G .. (g+1) C/G - 1."""
+    n, c, h, w = a.shape
+    return a.reshape(n, groups, c // groups, h, w)
+
+
+# the statistics of one sample's group: over its channels, height and width
+_GROUP_AXES = (2, 3, 4)
+
+
+def _group_normalise(x, groups, eps):
+    """x_hat = (x - mean) / std per sample and group, in the grouped view, and std."""
+    xg = _group_view(x, groups)
+    mean = xg.mean(axis=_GROUP_AXES, keepdims=True)
+    var = xg.var(axis=_GROUP_AXES, keepdims=True)  # biased: the group's own variance
+    std = np.sqrt(var + eps)
+    return (xg - mean) / std, std
+
+
+def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
+    gn_spec.validate(x, gamma, beta, groups=groups, eps=eps)
+    x_hat, _ = _group_normalise(x, groups, eps)
+    return _channel_view(gamma, 4) * x_hat.reshape(x.shape) + _channel_view(beta, 4)
+
+
+def group_norm_backward(dy, x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
+    gn_spec.validate(x, gamma, beta, groups=groups, eps=eps)
+    x_hat, std = _group_normalise(x, groups, eps)
+    # gamma and beta act per channel, shared by every sample and pixel
+    dgamma = (dy * x_hat.reshape(x.shape)).sum(axis=(0, 2, 3))
+    dbeta = dy.sum(axis=(0, 2, 3))
+    # each group's mean and variance depend on every x of the group: batch norm's backward
+    # with the group in place of the batch,
+    # dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std
+    dx_hat = _group_view(dy * _channel_view(gamma, 4), groups)
+    dx = (dx_hat - dx_hat.mean(axis=_GROUP_AXES, keepdims=True)
+          - x_hat * (dx_hat * x_hat).mean(axis=_GROUP_AXES, keepdims=True)) / std
+    return dx.reshape(x.shape), dgamma, dbeta

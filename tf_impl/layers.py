@@ -2,10 +2,12 @@
 backward. tf.nn.batch_normalization and the Keras layers are the oracles these are checked against."""
 import tensorflow as tf
 
+from shared import layouts
 from shared.concepts import affine as affine_spec
 from shared.concepts import batch_norm as bn_spec
 from shared.concepts import batch_norm_running_stats as stats_spec
 from shared.concepts import dropout as dropout_spec
+from shared.concepts import group_norm as gn_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
@@ -53,3 +55,15 @@ def _mask_values(mask):
 def dropout(x, mask, *, p):
     dropout_spec.validate(x, mask, p=p, mask_values=_mask_values(mask))
     return x * mask / (1 - p)
+
+
+def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
+    n, c, h, w = gn_spec.validate(x, gamma, beta, groups=groups, eps=eps)
+    # in TF's own layout, as Keras' GroupNormalization: channels last, so a group is a
+    # block of C/G consecutive channels of the last axis (the same channels as in NCHW)
+    xg = tf.reshape(layouts.nchw_to_nhwc(x), (n, h, w, groups, c // groups))
+    axes = (1, 2, 4)  # per sample and group: over height, width and its channels
+    mean = tf.reduce_mean(xg, axis=axes, keepdims=True)
+    var = tf.reduce_mean(tf.square(xg - mean), axis=axes, keepdims=True)  # biased
+    x_hat = tf.reshape((xg - mean) / tf.sqrt(var + eps), (n, h, w, c))
+    return layouts.nhwc_to_nchw(gamma * x_hat + beta)  # gamma, beta [C] broadcast over the last axis

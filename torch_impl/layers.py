@@ -6,6 +6,7 @@ from shared.concepts import affine as affine_spec
 from shared.concepts import batch_norm as bn_spec
 from shared.concepts import batch_norm_running_stats as stats_spec
 from shared.concepts import dropout as dropout_spec
+from shared.concepts import group_norm as gn_spec
 from shared.concepts.batch_norm import BOOK_EPS
 
 
@@ -42,3 +43,13 @@ def batch_norm_running_stats(x, running_mean, running_var, *, momentum=0.9, unbi
 def dropout(x, mask, *, p):
     dropout_spec.validate(x, mask, p=p, mask_values=lambda: torch.unique(mask).tolist())
     return x * mask / (1 - p)
+
+
+def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
+    n, c, h, w = gn_spec.validate(x, gamma, beta, groups=groups, eps=eps)
+    xg = x.reshape(n, groups, c // groups, h, w)  # group g: channels g C/G .. (g+1) C/G - 1
+    axes = (2, 3, 4)  # per sample and group: over its channels, height and width
+    mean = xg.mean(dim=axes, keepdim=True)
+    var = xg.var(dim=axes, keepdim=True, unbiased=False)  # the group's own (biased) variance
+    x_hat = ((xg - mean) / torch.sqrt(var + eps)).reshape(n, c, h, w)
+    return _channel_view(gamma, 4) * x_hat + _channel_view(beta, 4)
