@@ -240,3 +240,55 @@ def separable_conv2d_backward(dy, x, w_depth, w_point, b=None, *, stride=1, padd
     dh, dw_point, *db = conv2d_backward(dy, h, w_point, b)
     dx, dw_depth = conv2d_backward(dh, x, w_depth, **depthwise)
     return (dx, dw_depth, dw_point, *db)
+
+
+# ---- weight-standardised convolution (BiT's StdConv2d) --------------------------------
+
+def _standardize(w, eps):
+    """(w_hat, 1 / sqrt(var + eps)) per output filter, over its (I, kh, kw) weights; the
+    biased variance (divide by K = I kh kw), as BiT's tf.nn.moments and var_mean(unbiased=False)."""
+    mean = w.mean(axis=(1, 2, 3), keepdims=True)
+    centred = w - mean
+    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=(1, 2, 3), keepdims=True) + eps)
+    return centred * inv_std, inv_std
+
+
+def weight_standardize(w, *, eps=1e-10):
+    """w_hat[o] = (w[o] - mean_o) / sqrt(var_o + eps): 重みの標準化 (Qiao et al. 2019)."""
+    return _standardize(w, eps)[0]
+
+
+def weight_standardize_backward(dw_hat, w, *, eps=1e-10):
+    """dL/dw from dL/dw_hat, one filter at a time: batch norm's backward, over K weights
+    instead of a batch. With s = sqrt(var + eps) and w_hat = (w - mu) / s,
+
+        d w_hat_i / d w_j = (delta_ij - 1/K) / s - (w_i - mu) / s^2 * ds/dw_j,
+        ds/dw_j = (1 / 2s) dvar/dw_j = (1 / 2s) 2 (w_j - mu) / K = s w_hat_j / K
+        (the mean's own derivative drops out of dvar: sum_i (w_i - mu) = 0), so
+
+        d w_hat_i / d w_j = (delta_ij - 1/K - w_hat_i w_hat_j / K) / s, and summing g_i = dw_hat_i:
+        dw_j = (g_j - mean(g) - w_hat_j mean(g w_hat)) / s.
+
+    With eps > 0, w_hat's variance is var / (var + eps) < 1; the formula holds as written."""
+    w_hat, inv_std = _standardize(w, eps)
+    g = dw_hat
+    return (g - g.mean(axis=(1, 2, 3), keepdims=True)
+            - w_hat * (g * w_hat).mean(axis=(1, 2, 3), keepdims=True)) * inv_std
+
+
+def std_conv2d(x, w, b=None, *, stride=1, padding=0, eps=1e-10):
+    """conv2d with a standardised kernel; eps=1e-10 as BiT's reference code (big_transfer
+    bit_tf2/models.py, bit_pytorch/models.py), see shared/concepts/std_conv2d.py."""
+    from shared.concepts import std_conv2d as spec
+    g = spec.validate(x, w, b, stride=stride, padding=padding, eps=eps)
+    return _conv2d(x, weight_standardize(w, eps=eps), b, g, 1)[0]
+
+
+def std_conv2d_backward(dy, x, w, b=None, *, stride=1, padding=0, eps=1e-10):
+    """(dx, dw[, db]): conv2d's backward with w_hat gives dx, dw_hat (and db); dw follows
+    through the standardisation."""
+    from shared.concepts import std_conv2d as spec
+    g = spec.validate(x, w, b, stride=stride, padding=padding, eps=eps)
+    col = _group_columns(_im2col(x, g, channels_last=True), 1, g.kernel[0] * g.kernel[1])
+    dx, dw_hat, *db = _conv2d_backward(dy, x, weight_standardize(w, eps=eps), b, g, 1, col)
+    return (dx, weight_standardize_backward(dw_hat, w, eps=eps), *db)

@@ -118,3 +118,22 @@ def separable_conv2d(x, w_depth, w_point, b=None, *, stride=1, padding=0, dilati
     _conv.validate_separable("separable_conv2d", x, w_depth, w_point, b)
     h = conv2d(x, w_depth, stride=stride, padding=padding, dilation=dilation, groups=x.shape[1])
     return conv2d(h, w_point, b)
+
+
+# ---- weight-standardised convolution (BiT's StdConv2d) --------------------------------
+
+def weight_standardize(w, *, eps=1e-10):
+    """OIHW in, OIHW out; standardised as big_transfer bit_tf2/models.py does, on the HWIO
+    kernel with tf.nn.moments over its [0, 1, 2] axes (kh, kw, I): one mean and biased
+    variance per output filter."""
+    kernel = layouts.oihw_to_hwio(w)
+    mean, var = tf.nn.moments(kernel, axes=[0, 1, 2], keepdims=True)
+    return layouts.hwio_to_oihw((kernel - mean) / tf.sqrt(var + eps))
+
+
+def std_conv2d(x, w, b=None, *, stride=1, padding=0, eps=1e-10):
+    """conv2d (this module's, by im2col) with a standardised kernel; the tape differentiates
+    through tf.nn.moments. The oracle is bit_tf2's formulation with tf.nn.conv2d."""
+    from shared.concepts import std_conv2d as spec
+    spec.validate(x, w, b, stride=stride, padding=padding, eps=eps)
+    return conv2d(x, weight_standardize(w, eps=eps), b, stride=stride, padding=padding)
