@@ -391,7 +391,7 @@ def cmd_demo_gan(args, console: Console) -> int:
                         console=Console(stderr=True, emoji=False))
     jobs = [(backend.name, backend.name, params) for backend in active]
     if active and active[0].name == "numpy":  # the control: NumPy again from weights one rounding error away
-        jobs.append((demos.CONTROL, "numpy", gan_demo.nudged(params, args.dtype)))
+        jobs.append((demos.CONTROL, "numpy", demos.nudged(params, args.dtype)))
     with progress:
         for label, backend_name, start in jobs:
             bar = progress.add_task(label, total=args.steps, d=float("nan"), g=float("nan"))

@@ -19,6 +19,7 @@ from shared.concepts.batch_norm import BOOK_EPS
 from shared.data import ADDITION_VOCAB, Sequences, addition, digits
 from shared.parity import cast_inputs
 from shared.training import init_opt_state
+from shared.trees import tree_map
 
 DEMO_SIZES = (64, 100, 100, 10)
 # one line style per framework: where the three agree, the thick, dashed and dotted lines overlap
@@ -31,9 +32,9 @@ STYLES[CONTROL] = dict(color="gray", lw=1.0, ls="-.")
 
 
 def nudged(params: dict, dtype: str) -> dict:
-    """Every weight moved to the next number representable in `dtype`: a change the size
-    of one rounding error."""
-    return {name: np.nextafter(p.astype(dtype), np.inf) for name, p in params.items()}
+    """Every weight (at any depth: the GAN's {"G", "D"}) moved to the next number
+    representable in `dtype`: a change the size of one rounding error."""
+    return tree_map(lambda p: np.nextafter(p.astype(dtype), np.inf), params)
 
 
 @dataclass

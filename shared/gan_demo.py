@@ -71,12 +71,6 @@ def setup(steps: int, lr: float, seed: int = 0, *, g_loss: str = "non_saturating
     return split, params, opt_state, hyper, batches, fixed_noise
 
 
-def nudged(params: dict, dtype: str) -> dict:
-    """Every weight moved to the next number representable in `dtype` (demos.nudged, for
-    the nested {"G", "D"} parameters)."""
-    return tree_map(lambda p: np.nextafter(p.astype(dtype), np.inf), params)
-
-
 def train(backend_name: str, split, params, opt_state, hyper, batches, fixed_noise, *, dtype: str = "float32",
           eval_every: int = 50, on_step: Callable[[int, float, float], None] = lambda step, d, g: None) -> GanRun:
     """Train with `backend_name`'s gan train_step; every array starts as the same NumPy array."""

@@ -20,7 +20,6 @@ import inspect
 import os
 import warnings
 
-import numpy as np
 import tensorflow as tf
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -136,37 +135,3 @@ def build_classifier(handle, image_size, out_features, *, do_fine_tuning=False, 
         tf_keras.layers.Dense(out_features, trainable=do_dense_train),
     ])
 
-
-class TinyFeatureExtractor(tf.Module):
-    """A stand-in backbone until BiT is written: 3x3 conv + bias, a batch-norm-like affine
-    normalisation, ReLU, global average pooling. images [B, H, W, 3] -> features [B, channels].
-
-    It has the variable kinds a real backbone exports: trainable (kernel, bias, gamma, beta)
-    and non-trainable (moving mean and variance), and a `training` flag that changes the
-    result (batch statistics vs moving ones). The moving statistics are not updated in
-    training: this is an export fixture, not a BatchNorm (BiT uses GroupNorm, which has none).
-    """
-
-    def __init__(self, channels=8, seed=0, eps=1e-3, name=None):
-        super().__init__(name=name)
-        rng = np.random.default_rng(seed)
-        f32 = np.float32
-        self.eps = eps
-        self.kernel = tf.Variable(rng.normal(0, (2 / 27) ** 0.5, (3, 3, 3, channels)).astype(f32), name="kernel")
-        self.bias = tf.Variable(rng.normal(0, 0.1, channels).astype(f32), name="bias")
-        self.gamma = tf.Variable(rng.uniform(0.5, 1.5, channels).astype(f32), name="gamma")
-        self.beta = tf.Variable(rng.normal(0, 0.1, channels).astype(f32), name="beta")
-        # not 0 and 1, so that inference differs from training on any batch
-        self.moving_mean = tf.Variable(rng.normal(0, 0.1, channels).astype(f32), trainable=False,
-                                       name="moving_mean")
-        self.moving_variance = tf.Variable(rng.uniform(0.5, 2.0, channels).astype(f32), trainable=False,
-                                           name="moving_variance")
-
-    def __call__(self, images, training=False):
-        y = tf.nn.conv2d(images, self.kernel, strides=1, padding="SAME") + self.bias
-        if training:
-            mean, variance = tf.nn.moments(y, axes=[0, 1, 2])
-        else:
-            mean, variance = self.moving_mean, self.moving_variance
-        y = self.gamma * (y - mean) * tf.math.rsqrt(variance + self.eps) + self.beta
-        return tf.reduce_mean(tf.nn.relu(y), axis=[1, 2])
