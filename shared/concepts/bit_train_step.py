@@ -1,0 +1,160 @@
+"""bit_train_step: one fine-tuning step of BiT (転移学習: transfer learning), a ResNet-v2 with
+group norm (グループ正規化) and weight-standardised convolutions (重みの標準化); the network
+and its parameters are in shared/concepts/_bit.py. It follows the train-step engine's
+contract (shared/training.py):
+
+  params     the canonical flat dict of _bit.param_names(config).
+  opt_state  {name: the optimizer's state} for the TRAINED parameters only
+             (init_opt_state(params, optimizer, opt, names=trained_names(config, train))).
+  batch      {"x" [B, 3, H, W] float images, "t" [B] int class labels}
+  hyper      {"config": a _bit config, "train": "head" | "all",
+             "optimizer": "momentum_step" (the BiT-HyperRule's SGD with momentum 0.9) | "sgd_step",
+             "opt": {"lr", "momentum"}}
+             "head": the backbone is a fixed feature extractor (the seed's default,
+             do_fine_tuning=False): only head/W and head/b get gradients and move; every
+             other array comes back unchanged (bit-identical). "all": full fine-tuning.
+  train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state)
+             loss: the mean softmax cross-entropy of logits(x) against t; grads: one per
+             trained parameter; params: all of them; opt_state: the trained ones'.
+
+A fact worth a test: with BiT's zero head, logits = head/b for every image, so
+dL/dfeatures = dL/dlogits @ head/W^T = 0 and EVERY backbone gradient is exactly 0 at step 1
+(only the head moves; from step 2 on head/W != 0 and the backbone starts to learn). The
+"all" case therefore starts from a random head.
+"""
+import numpy as np
+
+from shared import checks, training
+from shared.concepts import _bit
+from shared.spec import Case, Concept, ErrorCase, Override, Tolerance
+from shared.training import init_opt_state
+
+CONCEPT_NAME = "bit_train_step"
+HYPER_KEYS = ("config", "train", "optimizer", "opt")
+TRAIN = ("head", "all")
+OPTIMIZERS = ("momentum_step", "sgd_step")
+HEAD = ("head/W", "head/b")
+BATCH_KEYS = ("x", "t")
+HYPERRULE_OPT = {"lr": 0.003, "momentum": 0.9}  # BiT-HyperRule: SGD momentum 0.9, lr 0.003
+STEPS = (1, 10)
+# float32 against the float64 reference, measured with NumPy itself (both cases, 10 steps), as
+# a fraction of each array's largest entry: gradients up to 1.0e-5 (grad:block4/unit01/a/conv:
+# the backward passes ~17 group norms, some over 8 values: TINY's last map is 1 x 1 or 2 x 1),
+# parameters 5e-6, momentum buffers 1.7e-4 at step 10 (state@10:block1/unit01/b/gn/beta.v:
+# the small gradients of inner group norms, after 10 steps on parameters that differ by float32
+# rounding). The table's 1e-6 is for shallow nets; these budgets leave ~3-5x.
+F32_GRAD = Tolerance(5e-5, 1e-4, "a deep net: ~17 group norms (some over 8 values) in the backward; measured "
+                     "1.0e-5 of the array's max", scaled=True)
+F32_STEP = Tolerance(5e-4, 1e-3, "10 momentum steps of a deep net: measured 1.7e-4 of the array's max "
+                     "(state@10 of an inner group norm's beta)", scaled=True)
+# the same amplification in float64 (~4e3 ulp): torch's state@10:block1/unit01/b/gn/beta.v differed from
+# NumPy's by 4.4e-13 of its max, 150% of the table's 1e-13
+F64_STEP = Tolerance(2e-12, 1e-11, "10 momentum steps of a deep net: measured 4.4e-13 of the array's max "
+                     "(torch vs NumPy, state@10 of an inner group norm's beta)", scaled=True)
+
+
+def trained_names(config, train):
+    return HEAD if train == "head" else _bit.param_names(config)
+
+
+def validate_model(params, batch, hyper):
+    """What the loss needs: the config, params, and the batch."""
+    concept = CONCEPT_NAME
+    config = hyper["config"]
+    _bit.validate_config(config, concept)
+    if not isinstance(batch, dict) or set(batch) != set(BATCH_KEYS):
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{concept}: batch must be a dict with keys {BATCH_KEYS} (images and labels), got {got}")
+    _bit.validate_images(batch["x"], concept)
+    _bit.validate_params(params, config, concept)
+    dtype = checks.dtype_name(batch["t"])
+    if dtype not in checks.INT_DTYPES:
+        raise TypeError(f"{concept}: batch['t'] must be integers (class labels), got dtype {dtype}")
+    checks.require_shape(concept, "batch['t']", batch["t"], checks.shape_of(batch["x"])[:1], "one label per image")
+
+
+def validate(params, opt_state, batch, hyper):
+    concept = CONCEPT_NAME
+    checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
+    checks.require_choice(concept, "hyper['train']", hyper["train"], TRAIN)
+    checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
+    validate_model(params, batch, hyper)
+    trained = trained_names(hyper["config"], hyper["train"])
+    if not isinstance(opt_state, dict) or set(opt_state) != set(trained):
+        got = sorted(opt_state) if isinstance(opt_state, dict) else type(opt_state).__name__
+        shown = trained if len(trained) <= 4 else f"all {len(trained)} parameters"
+        raise ValueError(f"{concept}: with train={hyper['train']!r} opt_state must hold one state per trained "
+                         f"parameter ({shown}), got {got if len(got) <= 4 else f'{len(got)} keys'}")
+
+
+def make_batch(rng, config, batch_size, hw):
+    """Images uniform in [0, 1] (BiT's input range) and random labels."""
+    return {"x": rng.uniform(0.0, 1.0, (batch_size, 3, *hw)),
+            "t": rng.integers(0, config["classes"], batch_size).astype(np.int64)}
+
+
+def _case(name, train, *, seed, batch_size=2, hw=(32, 32), steps=max(STEPS), note=""):
+    def make(rng):
+        config = dict(_bit.TINY)
+        # "all": a random head, or every backbone gradient is exactly 0 at step 1 (module docstring);
+        # random group-norm gammas and betas, so that none sits at a special value
+        params = _bit.init_params(rng, config, head="zeros" if train == "head" else "random", norm="random")
+        hyper = {"config": config, "train": train, "optimizer": "momentum_step", "opt": dict(HYPERRULE_OPT)}
+        batches = [make_batch(rng, config, batch_size, hw) for _ in range(steps)]
+        return {"params": params, "batches": batches, "hyper": hyper,
+                "opt_state": init_opt_state(params, "momentum_step", HYPERRULE_OPT,
+                                            names=trained_names(config, train))}
+    return Case(name, make, seed=seed, note=f"TINY, train={train!r}, momentum_step{HYPERRULE_OPT}, {steps} steps "
+                                            f"of {batch_size} images {hw[0]}x{hw[1]}" + (f"; {note}" if note else ""))
+
+
+CASES = (
+    _case("head", "head", seed=801, note="BiT's zero head: the backbone is frozen"),
+    _case("all", "all", seed=802, batch_size=3, hw=(40, 32), note="random head, full fine-tuning, non-square"),
+)
+
+
+def _bad(change, name="all"):
+    case = next(c for c in CASES if c.name == name)
+
+    def make(rng):
+        inputs = case.make(rng)
+        return dict(inputs, batches=inputs["batches"][:1])
+    return training.error_inputs(Case(case.name, make, seed=case.seed), change)
+
+
+CONCEPT = Concept(
+    name=CONCEPT_NAME,
+    module="bit",
+    function="train_step",
+    math="L = mean_b -log softmax(features(x_b) @ W + b)[t_b], features = BiT's ResNet-v2 (GN + WS conv, "
+         "shared/concepts/_bit.py); train='head': grads of W, b only; 'all': of every parameter; then "
+         "momentum_step v <- mu v + g, p <- p - lr v",
+    japanese="BiT の転移学習（ファインチューニング）の学習ステップ（グループ正規化・重みの標準化）",
+    signature="train_step(params, opt_state, batch, hyper) -> (loss, grads, params, opt_state); "
+              "see the module docstring",
+    differentiable=(),
+    steps=STEPS,
+    cases=CASES,
+    overrides=(Override("grad", F32_GRAD, dtype="float32"), Override("step", F32_STEP, dtype="float32"),
+               Override("step", F64_STEP, dtype="float64")),
+    error_cases=(
+        ErrorCase("unknown-train", _bad(lambda i: i["hyper"].update(train="backbone")), ValueError,
+                  r"bit_train_step: hyper\['train'\] must be one of \('head', 'all'\), got 'backbone'"),
+        ErrorCase("mode-instead-of-train", _bad(lambda i: i["hyper"].update(mode=i["hyper"].pop("train"))),
+                  ValueError, r"bit_train_step: hyper must be a dict with keys \('config', 'train', 'optimizer', "
+                              r"'opt'\), got \['config', 'mode', 'opt', 'optimizer'\]"),
+        ErrorCase("float-labels", _bad(lambda i: i["batch"].update(t=i["batch"]["t"].astype(np.float64))),
+                  TypeError, r"bit_train_step: batch\['t'\] must be integers \(class labels\), got dtype float64"),
+        ErrorCase("head-opt-state-for-all", _bad(lambda i: i.update(opt_state={k: v for k, v in i["opt_state"].items()
+                                                                             if k in HEAD})),
+                  ValueError, r"bit_train_step: with train='all' opt_state must hold one state per trained "
+                              r"parameter \(all 45 parameters\), got \['head/W', 'head/b'\]"),
+        ErrorCase("missing-param", _bad(lambda i: i["params"].pop("block3/unit01/a/proj"), name="head"),
+                  ValueError, r"bit_train_step: params must hold exactly the 45 canonical arrays of this config; "
+                              r"missing \['block3/unit01/a/proj'\], extra \[\]"),
+        ErrorCase("unknown-optimizer", _bad(lambda i: i["hyper"].update(optimizer="adam_step")), ValueError,
+                  r"bit_train_step: hyper\['optimizer'\] must be one of \('momentum_step', 'sgd_step'\), "
+                  r"got 'adam_step'"),
+    ),
+)
