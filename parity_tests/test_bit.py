@@ -9,7 +9,10 @@
   as train="all";
 - the hand-written backward agrees with a central difference along a random direction in
   the space of ALL parameters at once;
-- a few fine-tuning steps on a fixed batch lower its loss.
+- a few fine-tuning steps on a fixed batch lower its loss;
+- the conditioning ratios that the derived float32 / float64 bounds are made of (the group
+  norms' K, the backward's KB, the gradient sums' R) stay within the bounds' constants on the
+  cases, and not far below them.
 """
 import math
 
@@ -18,9 +21,12 @@ import pytest
 
 from numpy_impl import bit
 from numpy_impl.activations import relu
-from numpy_impl.conv import std_conv2d
-from numpy_impl.layers import group_norm
+from numpy_impl.conv import conv2d, conv2d_backward, std_conv2d, weight_standardize
+from numpy_impl.layers import affine, group_norm
+from numpy_impl.losses import softmax_with_loss_backward
+from numpy_impl.pooling import max_pool2d
 from shared.concepts import _bit
+from shared.concepts import bit_features
 from shared.concepts import bit_train_step as spec
 from shared.training import init_opt_state
 
@@ -176,3 +182,109 @@ def test_validate_features_names_the_problem():
         bit.features(x[:, :2], params, TINY)
     with pytest.raises(TypeError, match=r"params\['head/b'\] must be a floating-point array"):
         bit.features(x, dict(params, **{"head/b": np.zeros(5, dtype=np.int64)}), TINY)
+
+
+# ---- the conditioning ratios behind the float32 / float64 bounds (bit_features.F32_FORWARD,
+# bit_train_step.F32_GRAD): measured on the cases' own inputs in float64, by re-running
+# numpy_impl.bit's layers with the group norms and convolutions observed from outside ----
+
+def _groups(h, groups):
+    g = h.reshape(h.shape[0], groups, -1)
+    return g, np.sqrt(g.var(axis=-1) + _bit.GN_EPS)
+
+
+def _kappas(x, params, config):
+    """Per group norm of the forward, kappa_l = max_g max T_g / sigma_g: T the size of the
+    terms that made its input (a conv's sum|u| * |w_hat|, the residual sum's two branches'
+    added, the root's through the pool), sigma_g the group's standard deviation."""
+    G, kappas = config["groups"], []
+
+    def conv(u, w, stride=1, padding=0):
+        w_hat = weight_standardize(w, eps=_bit.WS_EPS)
+        return bit._conv(u, w, stride, padding), conv2d(np.abs(u), np.abs(w_hat), stride=stride, padding=padding)
+
+    def gn(h, terms, prefix):
+        sigma = _groups(h, G)[1]
+        kappas.append(float((_groups(terms, G)[0].max(axis=-1) / sigma).max()))
+        return relu(bit._gn(h, params, prefix, config))
+
+    r, terms = conv(x, params["root/conv"], 2, 3)
+    pad = ((0, 0), (0, 0), (1, 1), (1, 1))
+    h, terms = (max_pool2d(np.pad(a, pad), 3, stride=2) for a in (r, terms))
+    for p, stride, *_ in _bit.units(config):
+        u = gn(h, terms, p + "a/gn/")
+        short, short_terms = conv(u, params[p + "a/proj"], stride) if p + "a/proj" in params else (h, terms)
+        t, t_terms = conv(u, params[p + "a/conv"])
+        t, t_terms = conv(gn(t, t_terms, p + "b/gn/"), params[p + "b/conv"], stride, 1)
+        t, t_terms = conv(gn(t, t_terms, p + "c/gn/"), params[p + "c/conv"])
+        h, terms = t + short, t_terms + short_terms
+    f = gn(h, terms, "gn/").mean(axis=(2, 3))
+    np.testing.assert_array_equal(f, bit.features(x, params, config))  # the same forward, re-run
+    return kappas
+
+
+def _conditioning(x, t, params, config, *, train):
+    """{"rho": [per group norm of the backward: max_g max|gamma dz_g| / sigma_g over max|dx|],
+    "r": {array: max sum|terms| / max|sum| of its gradient}} at one step."""
+    G, found = config["groups"], {"rho": [], "r": {}}
+    o_gnb, o_cb = bit._gn_backward, bit._conv_backward
+
+    def gn_backward(dz, h, P, prefix, config, grads):
+        dx = o_gnb(dz, h, P, prefix, config, grads)
+        g, sigma = _groups(h, G)
+        x_hat = ((g - g.mean(axis=-1, keepdims=True)) / sigma[..., None]).reshape(h.shape)
+        dx_hat = _groups(dz * P[prefix + "gamma"][None, :, None, None], G)[0]
+        found["rho"].append(float((np.abs(dx_hat).max(axis=-1) / sigma).max() / np.abs(dx).max()))
+        for name, terms in (("gamma", dz * x_hat), ("beta", dz)):  # summed over images and positions
+            found["r"][prefix + name] = np.abs(terms).sum(axis=(0, 2, 3)).max() / np.abs(grads[prefix + name]).max()
+        return dx
+
+    def conv_backward(dy, x, w, stride=1, padding=0):
+        dx, dw = o_cb(dy, x, w, stride, padding)
+        # dw_hat's terms dy x summed over images and positions: |dy| * |x| sums their sizes;
+        # the standardisation divides by each filter's sigma
+        _, terms = conv2d_backward(np.abs(dy), np.abs(x), w, stride=stride, padding=padding)
+        sigma = np.sqrt(w.reshape(len(w), -1).var(axis=-1) + _bit.WS_EPS)
+        name = next(n for n, v in params.items() if v is w)
+        found["r"][name] = (terms.reshape(len(w), -1).max(axis=-1) / sigma).max() / np.abs(dw).max()
+        return dx, dw
+
+    bit._gn_backward, bit._conv_backward = gn_backward, conv_backward
+    try:
+        _, grads = bit.gradients(x, t, params, config, train=train)
+    finally:
+        bit._gn_backward, bit._conv_backward = o_gnb, o_cb
+    # the head: dW = sum_b f_b dz_b, db = sum_b dz_b
+    f = bit.features(x, params, config)
+    dz = softmax_with_loss_backward(1.0, affine(f, params["head/W"], params["head/b"]), t)
+    found["r"]["head/W"] = (np.abs(f).T @ np.abs(dz)).max() / np.abs(grads["head/W"]).max()
+    found["r"]["head/b"] = np.abs(dz).sum(axis=0).max() / np.abs(grads["head/b"]).max()
+    return found
+
+
+def test_the_forward_bound_covers_the_cases_group_norms():
+    # bit_features.F32_FORWARD / F64_FORWARD are eps K_MAX and 2 eps K_MAX with K the sum over
+    # group norms of max T_g / sigma_g (_kappas): K_MAX must bound every case's K, and not by much
+    # (a bound far above the cases would hide a real error)
+    ks = {}
+    for case in bit_features.CASES:
+        inputs = case.inputs()
+        ks[case.name] = sum(_kappas(inputs["x"], inputs["params"], case.kwargs["config"]))
+    assert max(ks.values()) <= bit_features.K_MAX, ks
+    assert max(ks.values()) >= 0.5 * bit_features.K_MAX, ks
+
+
+def test_the_float32_gradient_bound_covers_the_cases_conditioning():
+    # bit_train_step.F32_GRAD is eps KB_MAX R_GRAD_MAX: KB = the forward's K + the backward's
+    # sum of rho over group norms, R the worst sum cancellation of a trained array, both at
+    # step 1 (the "grad" kind) of every case; each constant bounds them, and not by much
+    kb, r = {}, {}
+    for case in spec.CASES:
+        inputs = case.inputs()
+        batch, hyper = inputs["batches"][0], inputs["hyper"]
+        found = _conditioning(batch["x"], batch["t"], inputs["params"], hyper["config"], train=hyper["train"])
+        kb[case.name] = sum(_kappas(batch["x"], inputs["params"], hyper["config"])) + sum(found["rho"])
+        r[case.name] = max(found["r"][name] for name in spec.trained_names(hyper["config"], hyper["train"]))
+    assert max(kb.values()) <= spec.KB_MAX and max(kb.values()) >= 0.5 * spec.KB_MAX, kb
+    assert max(r.values()) <= spec.R_GRAD_MAX and max(r.values()) >= 0.5 * spec.R_GRAD_MAX, r
+    assert spec.F32_GRAD.atol == pytest.approx(spec.EPS32 * spec.KB_MAX * spec.R_GRAD_MAX)
