@@ -155,8 +155,8 @@ def numeric_losses(params, batch, hyper):
     differences, one per trained parameter. The same forward as `loss`, but a parameter's
     function starts from the (unperturbed, cached) input of the stage that holds it: the root,
     a unit, or the top (final norm, pooling, head, loss). A perturbation cannot change what
-    comes before it, so the values are exactly loss's; the ~12,000 evaluations of TINY's
-    6,125 parameters get about twice as cheap (the per-layer call overhead dominates)."""
+    comes before it, so the values are exactly loss's, about twice as cheap (the per-layer
+    call overhead dominates the ~2 forward passes per differenced entry)."""
     spec.validate_model(params, batch, hyper)
     config, x, t = hyper["config"], batch["x"], batch["t"]
     stages = [("root/", None)] + [(p, stride) for p, stride, *_ in _bit.units(config)] + [("top", None)]

@@ -288,3 +288,32 @@ def test_the_float32_gradient_bound_covers_the_cases_conditioning():
     assert max(kb.values()) <= spec.KB_MAX and max(kb.values()) >= 0.5 * spec.KB_MAX, kb
     assert max(r.values()) <= spec.R_GRAD_MAX and max(r.values()) >= 0.5 * spec.R_GRAD_MAX, r
     assert spec.F32_GRAD.atol == pytest.approx(spec.EPS32 * spec.KB_MAX * spec.R_GRAD_MAX)
+
+
+def _step_bound(case):
+    """bit_train_step.B along a case's steps: per trained array, the momentum-summed gradient
+    error bound relative to the last buffer (eps E_k / max|v_k|) and to the last parameter
+    (eps (sum_i E_i / max|p_k| + 1)), in units of eps; {array: the larger}."""
+    inputs = case.inputs()
+    hyper, params, state = inputs["hyper"], inputs["params"], inputs["opt_state"]
+    config, mu, lr = hyper["config"], hyper["opt"]["momentum"], hyper["opt"]["lr"]
+    names = spec.trained_names(config, hyper["train"])
+    e, e_sum = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
+    for batch in inputs["batches"]:
+        found = _conditioning(batch["x"], batch["t"], params, config, train=hyper["train"])
+        kb = sum(_kappas(batch["x"], params, config)) + sum(found["rho"])
+        _, grads, params, state = bit.train_step(params, state, batch, hyper)
+        for name in names:
+            e[name] = mu * e[name] + lr * kb * found["r"][name] * np.abs(grads[name]).max()
+            e_sum[name] += e[name]
+    return {name: max(e[name] / np.abs(state[name]["v"]).max(), e_sum[name] / np.abs(params[name]).max() + 1)
+            for name in names}
+
+
+def test_the_step_bound_covers_the_cases_momentum_sums():
+    # bit_train_step.F32_STEP / F64_STEP are eps B_MAX and 2 eps B_MAX: B_MAX must bound every
+    # case's B along its 10 steps, and not by much
+    b = {case.name: max(_step_bound(case).values()) for case in spec.CASES}
+    assert max(b.values()) <= spec.B_MAX and max(b.values()) >= 0.5 * spec.B_MAX, b
+    assert spec.F32_STEP.atol == pytest.approx(spec.EPS32 * spec.B_MAX)
+    assert spec.F64_STEP.atol == pytest.approx(2 * spec.EPS64 * spec.B_MAX)

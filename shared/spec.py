@@ -156,7 +156,8 @@ class Concept:
     each case gives `params`, `opt_state`, `hyper` and `max(steps)` `batches`, and the
     engine compares the loss, every gradient and the parameters after each listed step
     (see shared/training.py). The module's `loss(params, batch, hyper)` serves the
-    finite-difference check of the gradients.
+    finite-difference check of the gradients: of every entry, or of `numeric_entries`
+    entries per array drawn at random, for a network too large to difference whole.
     """
 
     name: str
@@ -174,6 +175,7 @@ class Concept:
     function: str = ""
     outputs: tuple[str, ...] = ()
     steps: tuple[int, ...] = ()
+    numeric_entries: int = 0
 
     @property
     def fn_name(self) -> str:

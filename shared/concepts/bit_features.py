@@ -14,7 +14,7 @@ checked through bit_train_step, against central differences and across framework
 import numpy as np
 
 from shared.concepts import _bit
-from shared.spec import Case, Concept, ErrorCase, Override, Tolerance
+from shared.spec import Case, Concept, ErrorCase, Oracle, Override, Tolerance
 
 # R50x1 at 128 x 128, one image: the float64 NumPy reference takes ~2.2 s, float32 ~1.3 s
 # (2 shared CPU cores), so the case is in CASES
@@ -49,6 +49,34 @@ F32_FORWARD = Tolerance(atol=EPS32 * K_MAX, rtol=0.0, scaled=True,
                         reason=f"group norms add eps (conv terms T) / sigma_g each: eps32 K, K <= {K_MAX}")
 F64_FORWARD = Tolerance(atol=2 * EPS64 * K_MAX, rtol=0.0, scaled=True,
                         reason=f"group norms add eps (conv terms T) / sigma_g each, 2 sides: 2 eps64 K, K <= {K_MAX}")
+
+
+def nhwc_features(x, params, config):
+    """NumPy's independent check: the network as BiT's own bit_tf2 writes it, channels last
+    (NHWC images, HWIO kernels), each convolution a tensordot over sliding windows instead of
+    numpy_impl's im2col matmul, the group norm over [B, H, W, G, C/G]."""
+    def conv(h, w, stride=1, padding=0):
+        w = w - w.mean(axis=(1, 2, 3), keepdims=True)
+        w = w / np.sqrt((w ** 2).mean(axis=(1, 2, 3), keepdims=True) + _bit.WS_EPS)
+        h = np.pad(h, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(h, w.shape[2:], axis=(1, 2))[:, ::stride, ::stride]
+        return np.tensordot(windows, w, axes=([3, 4, 5], [1, 2, 3]))  # [B, Ho, Wo, C, kh, kw] . [O, C, kh, kw]
+
+    def gn_relu(h, prefix):
+        B, H, W, C = h.shape
+        g = h.reshape(B, H, W, config["groups"], C // config["groups"])
+        g = (g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(g.var(axis=(1, 2, 4), keepdims=True) + _bit.GN_EPS)
+        return np.maximum(g.reshape(h.shape) * params[prefix + "gamma"] + params[prefix + "beta"], 0)
+
+    h = conv(np.transpose(x, (0, 2, 3, 1)), params["root/conv"], 2, 3)
+    h = np.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))  # zeros, then max pool 3 x 3, stride 2
+    h = np.lib.stride_tricks.sliding_window_view(h, (3, 3), axis=(1, 2))[:, ::2, ::2].max(axis=(-2, -1))
+    for p, stride, *_ in _bit.units(config):
+        u = gn_relu(h, p + "a/gn/")
+        shortcut = conv(u, params[p + "a/proj"], stride) if p + "a/proj" in params else h
+        t = conv(gn_relu(conv(u, params[p + "a/conv"]), p + "b/gn/"), params[p + "b/conv"], stride, 1)
+        h = conv(gn_relu(t, p + "c/gn/"), params[p + "c/conv"]) + shortcut
+    return gn_relu(h, "gn/").mean(axis=(1, 2))
 
 
 def validate(x, params, config):
@@ -95,8 +123,13 @@ CONCEPT = Concept(
     signature="features(x, params, config) -> [B, C_last]",
     differentiable=(),
     cases=CASES,
+    oracles=(Oracle("numpy", "BiT's channels-last network (bit_tf2's layout, tensordot convolutions)",
+                    lambda x, params, config: nhwc_features(x, params, config)),),
+    # the channels-last oracle rounds as another implementation does: the same bounds
     overrides=(Override("forward", F32_FORWARD, dtype="float32"),
-               Override("forward", F64_FORWARD, dtype="float64")),
+               Override("forward", F64_FORWARD, dtype="float64"),
+               Override("builtin", F32_FORWARD, dtype="float32"),
+               Override("builtin", F64_FORWARD, dtype="float64")),
     error_cases=(
         ErrorCase("gray-images", _bad(lambda i: i.update(x=i["x"][:, :1])), ValueError,
                   r"bit_features: x must have 3 channels \(RGB, NCHW\), got shape \(2, 1, 32, 32\)",
