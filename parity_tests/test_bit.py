@@ -317,3 +317,16 @@ def test_the_step_bound_covers_the_cases_momentum_sums():
     assert max(b.values()) <= spec.B_MAX and max(b.values()) >= 0.5 * spec.B_MAX, b
     assert spec.F32_STEP.atol == pytest.approx(spec.EPS32 * spec.B_MAX)
     assert spec.F64_STEP.atol == pytest.approx(2 * spec.EPS64 * spec.B_MAX)
+
+
+def test_the_input_range_reaches_the_features_only_through_the_root_convs_border():
+    # the claim of bit_features' porting cases bit-input-range-*: a standardised filter sums to
+    # 0, so conv(2x - 1) = 2 conv(x) wherever the window lies inside the image; the root's group
+    # norm divides the 2 out. Only the windows over the zero padding see the shift.
+    params, x, _ = _inputs(5)
+    w = params["root/conv"]
+    a, b = std_conv2d(2 * x - 1, w, stride=2, padding=3, eps=_bit.WS_EPS), std_conv2d(x, w, stride=2, padding=3,
+                                                                                         eps=_bit.WS_EPS)
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))  # windows of 7 at stride 2 off the 3-pixel pad
+    np.testing.assert_allclose(a[inner], 2 * b[inner], atol=1e-12)  # float64 sums of 147 terms of ~1
+    assert np.abs(a - 2 * b).max() > 0.1  # the border windows do change

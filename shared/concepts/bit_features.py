@@ -14,7 +14,7 @@ checked through bit_train_step, against central differences and across framework
 import numpy as np
 
 from shared.concepts import _bit
-from shared.spec import Case, Concept, ErrorCase, Oracle, Override, Tolerance
+from shared.spec import Case, Concept, ErrorCase, Oracle, Override, PortingCase, Side, Tolerance
 
 # R50x1 at 128 x 128, one image: the float64 NumPy reference takes ~2.2 s, float32 ~1.3 s
 # (2 shared CPU cores), so the case is in CASES
@@ -105,6 +105,59 @@ CASES = (
 )
 
 
+# ---- porting: BiT's input range ------------------------------------------------------------
+
+def _porting_inputs(hw):
+    def make(rng):
+        return {"x": rng.uniform(0.0, 1.0, (2, 3, *hw)),
+                "params": _bit.init_params(rng, _bit.TINY, head="random", norm="random")}
+    return make
+
+
+def _timm_side(scale):
+    """torch: our ResNetV2 (timm's module and parameter names) on scale(x), NCHW."""
+    def run(x, params):
+        from torch_impl import bit
+        return bit.ResNetV2.from_canonical(params, _bit.TINY).features(scale(x))
+    return run
+
+
+def _hub_side(scale):
+    """TF: our BiTModule (BiT checkpoint names; what tf_impl.hub exports) on scale(x), NHWC."""
+    def run(x, params):
+        from shared import lazy
+        from tf_impl import bit
+        return bit.BiTModule(params, _bit.TINY)(lazy.tf().transpose(scale(x), (0, 2, 3, 1)))
+    return run
+
+
+def _input_range_case(name, hw, seed, where):
+    return PortingCase(
+        name,
+        "The same BiT weights, two input conventions: TF Hub's BiT modules take images in [0, 1]; timm's BiT "
+        "(pretrained_cfg mean = std = 0.5) and big_transfer's own pipeline ((x - 127.5) / 127.5) feed [-1, 1]. "
+        "Weight standardisation makes every filter zero-mean and each group norm divides out the scale, so "
+        "2x - 1 instead of x changes the features only through the root conv's zero padding at the image "
+        f"borders (the max pool's zero pad scales with its input), {where}. Fix: map the range the weights were trained for, x * 2 - 1.",
+        _porting_inputs(hw),
+        reference=Side("torch", "model(transforms.Normalize(0.5, 0.5)(x))  # timm's BiT data config",
+                       _timm_side(lambda x: (x - 0.5) / 0.5)),
+        naive=Side("tf", "hub.KerasLayer(bit)(x_nhwc)  # x in [0, 1], the Hub convention", _hub_side(lambda x: x)),
+        fixed=Side("tf", "hub.KerasLayer(bit)(x_nhwc * 2 - 1)", _hub_side(lambda x: x * 2 - 1)),
+        dtype="float64",  # cross-framework float64: the fix leaves ~1e-14, far inside the table's tolerance
+        seed=seed,
+        source="timm/models/resnetv2.py _cfg(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) for the BiT models; "
+               "google-research/big_transfer input_pipeline; tfhub.dev BiT model pages (inputs in [0, 1])")
+
+
+PORTING = (
+    _input_range_case("bit-input-range-32px", (32, 32), 813,
+                      "here a large change, since at 32 x 32 most positions touch a border"),
+    _input_range_case("bit-input-range-128px", (128, 128), 814,
+                      "smaller at 128 x 128, where fewer positions do"),
+)
+
+
 def _bad(change, hw=(32, 32)):
     def make():
         inputs = _make(_bit.TINY, 2, hw)(np.random.default_rng(0))
@@ -123,6 +176,7 @@ CONCEPT = Concept(
     signature="features(x, params, config) -> [B, C_last]",
     differentiable=(),
     cases=CASES,
+    porting=PORTING,
     oracles=(Oracle("numpy", "BiT's channels-last network (bit_tf2's layout, tensordot convolutions)",
                     lambda x, params, config: nhwc_features(x, params, config)),),
     # the channels-last oracle rounds as another implementation does: the same bounds
