@@ -138,7 +138,8 @@ def _input_range_case(name, hw, seed, where):
         "(pretrained_cfg mean = std = 0.5) and big_transfer's own pipeline ((x - 127.5) / 127.5) feed [-1, 1]. "
         "Weight standardisation makes every filter zero-mean and each group norm divides out the scale, so "
         "2x - 1 instead of x changes the features only through the root conv's zero padding at the image "
-        f"borders (the max pool's zero pad scales with its input), {where}. Fix: map the range the weights were trained for, x * 2 - 1.",
+        f"borders (the max pool's zero pad scales with its input), {where}. Fix: map the range the weights were "
+        "trained for, x * 2 - 1.",
         _porting_inputs(hw),
         reference=Side("torch", "model(transforms.Normalize(0.5, 0.5)(x))  # timm's BiT data config",
                        _timm_side(lambda x: (x - 0.5) / 0.5)),
