@@ -120,6 +120,29 @@ def cmd_porting(args, console: Console) -> int:
     return 0 if all(r.shown for r in results) else 1
 
 
+def cmd_guide(args, console: Console) -> int:
+    from shared import guide
+    total = sum(len(c.porting) for c in all_concepts())
+    progress = Progress(TextColumn("{task.description:<52}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True)
+    with progress:
+        bar = progress.add_task("porting cases", total=total)
+        results = guide.run_cases(lambda concept, case: progress.update(bar, advance=1,
+                                                                         description=f"{concept}: {case}"))
+    try:
+        text = guide.build(results)
+    except ValueError as error:
+        console.print(f"[red]rosetta guide: {escape(str(error))}[/]")
+        return 2
+    out = Path(args.out) if args.out else guide.DEFAULT_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    shown = sum(r.shown for r in results.values())
+    console.print(f"wrote {out}: {len(results)} documented differences, {shown} of them shown by their case "
+                  "(naive port outside the tolerance, fixed port inside)")
+    return 0 if shown == len(results) else 1
+
+
 def _sources(package: str, module: str, names: list[str]) -> list[str]:
     """The source of the named functions and of every function or class of the same
     module they use, directly or through one another (a private helper such as
@@ -552,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concept", nargs="+", metavar="NAME")
     p.add_argument("--json", metavar="PATH")
     p.set_defaults(run=cmd_porting)
+    p = sub.add_parser("guide", help="run every porting case and write the porting guide (docs/porting-guide.md)")
+    p.add_argument("--out", metavar="PATH", help="where to write it (default docs/porting-guide.md)")
+    p.set_defaults(run=cmd_guide)
     p = sub.add_parser("show", help="a concept's math and its three implementations side by side")
     p.add_argument("name")
     p.set_defaults(run=cmd_show)

@@ -61,10 +61,12 @@ def _reshape(a, shape):
 
 
 def nchw_to_nhwc(x):
+    """Images [B, C, H, W] (ours, torch) as [B, H, W, C] (TF and Keras' default)."""
     return _transpose(x, NCHW_TO_NHWC)
 
 
 def nhwc_to_nchw(x):
+    """Images [B, H, W, C] (TF, Keras) as [B, C, H, W] (ours, torch)."""
     return _transpose(x, NHWC_TO_NCHW)
 
 
@@ -74,6 +76,7 @@ def oihw_to_hwio(w):
 
 
 def hwio_to_oihw(w):
+    """A TF / Keras conv kernel [kh, kw, I, O] as ours and torch's [O, I, kh, kw]."""
     return _transpose(w, HWIO_TO_OIHW)
 
 
@@ -84,6 +87,7 @@ def iohw_to_keras_transpose(w):
 
 
 def keras_transpose_to_iohw(w):
+    """A Keras Conv2DTranspose kernel [kh, kw, O, I] as torch's ConvTranspose2d weight [I, O, kh, kw]."""
     return _transpose(w, HWIO_TO_OIHW)
 
 
@@ -98,6 +102,7 @@ def depthwise_oihw_to_hwcm(w, channels: int):
 
 
 def hwcm_to_depthwise_oihw(w):
+    """A TF depthwise kernel [kh, kw, C, M] as torch's grouped-conv weight [C * M, 1, kh, kw]."""
     kh, kw, channels, multiplier = (int(d) for d in w.shape)
     return _reshape(_transpose(w, (2, 3, 0, 1)), (channels * multiplier, 1, kh, kw))
 
@@ -111,6 +116,7 @@ def dense_rows_chw_to_hwc(W, channels: int, height: int, width: int):
 
 
 def dense_rows_hwc_to_chw(W, channels: int, height: int, width: int):
+    """The inverse of dense_rows_chw_to_hwc: a Keras Dense after Flatten (NHWC rows) for an NCHW net."""
     out = int(W.shape[1])
     return _reshape(_transpose(_reshape(W, (height, width, channels, out)), (2, 0, 1, 3)), (-1, out))
 
@@ -146,6 +152,7 @@ def gru_to_torch(Wx, Wh, bx, bh):
 
 
 def gru_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    """(Wx, Wh, bx, bh) from torch's GRU parameters: transposed, gate order and biases kept."""
     return _transpose(weight_ih, (1, 0)), _transpose(weight_hh, (1, 0)), bias_ih, bias_hh
 
 
@@ -156,6 +163,7 @@ def rnn_to_keras(Wx, Wh, b):
 
 
 def rnn_from_keras(kernel, recurrent_kernel, bias):
+    """(Wx, Wh, b) from Keras SimpleRNN / LSTM weights: the same arrays."""
     return kernel, recurrent_kernel, bias
 
 
@@ -167,6 +175,7 @@ def gru_to_keras(Wx, Wh, bx, bh):
 
 
 def gru_from_keras(kernel, recurrent_kernel, bias):
+    """(Wx, Wh, bx, bh) from Keras GRU(reset_after=True) weights, gate blocks (z, r, h) -> (r, z, n)."""
     if len(bias.shape) != 2:
         raise ValueError("a Keras GRU with one bias vector was built with reset_after=False: it computes "
                          "r * (h @ Wh_n) instead of r * (h @ Wh_n + bh_n) and has no canonical (torch) form")
@@ -182,5 +191,6 @@ def book_lstm_to_canonical(a):
 
 
 def canonical_lstm_to_book(a):
+    """Our LSTM gate blocks (i, f, g, o) in ゼロから作る 2's order (f, g, i, o)."""
     i, f, g, o = _gate_blocks(a, 4)
     return _concat([f, g, i, o], -1)
