@@ -21,6 +21,7 @@ demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-
 	$(VENV)/bin/rosetta demo seq2seq
 	$(VENV)/bin/rosetta demo metric
 	$(VENV)/bin/rosetta demo gan
+	$(VENV)/bin/rosetta demo bit
 
 install: $(STAMP)
 
