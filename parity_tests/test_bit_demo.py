@@ -141,6 +141,28 @@ def test_images_are_the_digits_repeated_into_4x4_squares_on_three_channels():
         np.testing.assert_array_equal(x[:, channel], expected)
 
 
+def test_random_crops_shift_each_image_by_at_most_the_padding():
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 3, 8, 8)) + 1  # no zero pixels: a zero in a crop is padding
+    crops = bit_demo.random_crops(x, np.random.default_rng(1), pad=2)
+    assert crops.shape == x.shape
+    seen = set()
+    for image, crop in zip(x, crops):
+        # the crop is the image moved by (dy, dx) with zeros where it left the frame: find which
+        # by another route, shifting the image itself for every candidate
+        matches = []
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                shifted = np.zeros_like(image)
+                shifted[:, max(dy, 0):8 + min(dy, 0), max(dx, 0):8 + min(dx, 0)] = \
+                    image[:, max(-dy, 0):8 - max(dy, 0), max(-dx, 0):8 - max(dx, 0)]
+                if np.array_equal(crop, shifted):
+                    matches.append((dy, dx))
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) == 25  # 200 draws of 25 equally likely shifts: every one occurs (P(miss) < 1e-2)
+
+
 def test_the_split_holds_out_every_other_5_to_9_image():
     from sklearn.datasets import load_digits
     digits = load_digits()

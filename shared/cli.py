@@ -460,7 +460,7 @@ def cmd_demo_gan(args, console: Console) -> int:
 def cmd_demo_bit(args, console: Console) -> int:
     import tempfile
 
-    from shared import bit_demo, demos
+    from shared import bit_demo
 
     if args.optimizer != "momentum_step":
         raise SystemExit(f"rosetta: the BiT demo trains with momentum_step (the BiT-HyperRule's SGD, momentum "
@@ -488,11 +488,20 @@ def cmd_demo_bit(args, console: Console) -> int:
                   f"{config['root_channels']}, widths {config['out_channels']}, {config['groups']} groups, "
                   f"{bit_demo._bit.param_count(config):,} weights; digits upsampled to 32x32x3. Upstream: digits "
                   f"0-4, {len(data.up_t)} training and {len(data.up_test_t)} held-out images, {args.pretrain_steps} "
-                  f"steps of {bit_demo.PRETRAIN_BATCH} (torch, momentum SGD lr {bit_demo.PRETRAIN_LR}). "
+                  f"steps of {bit_demo.PRETRAIN_BATCH} randomly cropped (torch, momentum SGD lr "
+                  f"{bit_demo.PRETRAIN_LR}, {bit_demo.WARMUP} steps of warmup). "
                   f"Downstream: digits 5-9, {args.shots} labelled per class ({len(data.shots_t)}), "
                   f"{len(data.held_t)} held out; {args.steps} steps of {min(bit_demo.BATCH, len(data.shots_t))}, "
                   f"momentum_step(lr={args.lr}, momentum {bit_demo.MOMENTUM}), float32")
-    workdir = args.workdir or tempfile.mkdtemp(prefix="rosetta-bit-")
+    if args.workdir:
+        return _run_bit_demo(args, console, data, names, args.workdir)
+    with tempfile.TemporaryDirectory(prefix="rosetta-bit-") as workdir:  # removed at the end, weights and all
+        return _run_bit_demo(args, console, data, names, workdir)
+
+
+def _run_bit_demo(args, console: Console, data, names: list[str], workdir: str) -> int:
+    from shared import bit_demo, demos
+
     progress = Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
                         console=Console(stderr=True, emoji=False))
@@ -518,8 +527,9 @@ def cmd_demo_bit(args, console: Console) -> int:
                     start, regime, data, batches, args.lr,
                     on_step=lambda step, loss, bar=bar: progress.update(bar, completed=step, loss=loss)))
                 runs[-1].backend = label
+    where = f"in {workdir}" if args.workdir else "in a temporary directory, removed at the end (--workdir keeps them)"
     console.print(f"upstream (digits 0-4): {pretrained.accuracy:.1%} held-out accuracy after {args.pretrain_steps} "
-                  f"steps ({pretrained.seconds:.1f} s); weights in {workdir}: bit-pretrained.npz (BiT checkpoint "
+                  f"steps ({pretrained.seconds:.1f} s); weights {where}: bit-pretrained.npz (BiT checkpoint "
                   "names)" + (", bit-pretrained-hub/ (TF Hub SavedModel)" if "tf" in names else ""))
     table = Table(title=f"Transfer to digits 5-9 with {args.shots} labels per class: held-out accuracy "
                   f"({len(data.held_t)} images)", title_justify="left")
@@ -707,11 +717,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the generator's loss: -log D(G(z)) (default, as DCGAN) or log(1 - D(G(z))) (the minimax game)")
     p = _demo_parser(demo, "bit", "BiT transfer learning: pre-train on digits 0-4, then frozen + head, fine-tune and "
                      "scratch on a few labelled 5-9s, via a BiT .npz and a TF Hub SavedModel; one PNG", cmd_demo_bit,
-                     steps=60, unit="up to 50 labelled digits", lr=0.1,
+                     steps=60, unit="up to 50 labelled digits", lr=0.03,
                      seeded="the initial weights, the upstream batches, the shots and the downstream batches")
     p.set_defaults(optimizer="momentum_step")
     p.add_argument("--shots", type=int, default=10, help="labelled images per digit 5-9 (default 10)")
-    p.add_argument("--pretrain-steps", type=int, default=200, help="upstream steps of 64 digits 0-4 (default 200)")
+    p.add_argument("--pretrain-steps", type=int, default=800, help="upstream steps of 64 digits 0-4 (default 800)")
     p.add_argument("--workdir", help="where to write the .npz and the SavedModels (default: a new temp dir)")
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
