@@ -722,7 +722,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(optimizer="momentum_step")
     p.add_argument("--shots", type=int, default=10, help="labelled images per digit 5-9 (default 10)")
     p.add_argument("--pretrain-steps", type=int, default=800, help="upstream steps of 64 digits 0-4 (default 800)")
-    p.add_argument("--workdir", help="where to write the .npz and the SavedModels (default: a new temp dir)")
+    p.add_argument("--workdir", help="where to write the .npz and the SavedModels (default: a temporary "
+                   "directory, removed at the end)")
     bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
                            ).add_subparsers(dest="bench", required=True)
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
