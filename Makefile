@@ -15,7 +15,7 @@ test: $(STAMP)  ## the whole test suite
 porting: $(STAMP)  ## measure every documented framework difference
 	$(VENV)/bin/rosetta porting
 
-demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-learning net and a DCGAN in NumPy, PyTorch and TF
+demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-learning net, a DCGAN and BiT transfer in NumPy, PyTorch and TF
 	$(VENV)/bin/rosetta demo mlp
 	$(VENV)/bin/rosetta demo cnn
 	$(VENV)/bin/rosetta demo seq2seq
