@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from shared import backends, bit_weights
+from shared import backends, bit_weights, layouts
 from shared.concepts import _bit
 from shared.data import digits
 from shared.training import init_opt_state
@@ -302,6 +302,11 @@ def train_torch(paths: dict, regime: str, data: Data, batches, lr: float,
     return run
 
 
+def nhwc_float32(x: np.ndarray) -> np.ndarray:
+    """NCHW images as the SavedModel's signature takes them: NHWC, float32 (a fresh array)."""
+    return layouts.nchw_to_nhwc(x).astype(np.float32)
+
+
 def tf_model(paths: dict, regime: str):
     """The seed's classifier on the exported SavedModel (hub.KerasLayer), Dense head zeroed."""
     backends.import_tensorflow()
@@ -334,23 +339,18 @@ def train_tf(paths: dict, regime: str, data: Data, batches, lr: float,
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    x = nhwc(data.shots_x)
+    x = nhwc_float32(data.shots_x)
     for step, pick in enumerate(batches, start=1):
         loss = step_fn(tf.constant(x[pick]), tf.constant(data.shots_t[pick]))
         run.losses.append(float(loss))
         on_step(step, run.losses[-1])
-    held = nhwc(data.held_x)
+    held = nhwc_float32(data.held_x)
     predicted = np.concatenate([model(held[i:i + EVAL_BATCH], training=False).numpy().argmax(axis=1)
                                 for i in range(0, len(held), EVAL_BATCH)])
     run.accuracy = float((predicted == data.held_t).mean())
     run.backbone_unchanged = all(np.array_equal(b, w.numpy()) for b, w in zip(before, backbone.weights))
     run.seconds = time.perf_counter() - start
     return run
-
-
-def nhwc(x: np.ndarray) -> np.ndarray:
-    """NCHW float images -> NHWC float32, what the SavedModel's signature takes."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=np.float32)
 
 
 TRAINERS = {"numpy": train_numpy, "torch": train_torch, "tf": train_tf}

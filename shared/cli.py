@@ -283,12 +283,16 @@ def _train_side_by_side(args, console: Console, optimizers, setup, describe, tra
     return 0
 
 
+def _first_apart(losses, reference) -> int | None:
+    """The first step (counted from 1) where two loss curves differ by more than DRIFT; None if never."""
+    return next((step for step, (a, b) in enumerate(zip(losses, reference), 1) if abs(a - b) > DRIFT), None)
+
+
 def _print_drift(console: Console, runs) -> None:
     """When each run's loss first left the first run's by more than DRIFT."""
     from shared import demos
     reference = runs[0]
-    apart = {run.backend: next((step for step, (a, b) in enumerate(zip(run.losses, reference.losses), 1)
-                                if abs(a - b) > DRIFT), None) for run in runs[1:]}
+    apart = {run.backend: _first_apart(run.losses, reference.losses) for run in runs[1:]}
     steps = ", ".join(f"{name}: {f'step {step}' if step else 'never'}" for name, step in apart.items())
     console.print(f"first step where |loss - {reference.backend}| > {DRIFT:g}: {steps}. Training amplifies a "
                   f"rounding error step by step; {demos.CONTROL!r} (the same NumPy run from weights one "
@@ -552,8 +556,7 @@ def _run_bit_demo(args, console: Console, data, names: list[str], workdir: str) 
         for regime in bit_demo.REGIMES:
             control = next(r for r in runs if r.regime == regime and r.backend == demos.CONTROL)
             reference = next(r for r in runs if r.regime == regime)
-            step = next((k for k, (a, b) in enumerate(zip(control.losses, reference.losses), 1) if abs(a - b) > DRIFT),
-                        None)
+            step = _first_apart(control.losses, reference.losses)
             apart.append(f"{regime}: {f'step {step}' if step else 'never'}")
         console.print(f"{demos.CONTROL!r} (the NumPy run from weights one float32 rounding error away, no second "
                       f"framework) leaves the NumPy run by more than {DRIFT:g} at: {', '.join(apart)}. Where it "
