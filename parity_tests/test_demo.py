@@ -78,15 +78,26 @@ def test_seq2seq_demo_rejects_numbers_that_do_not_fit_the_question():
 
 
 def test_the_numpy_seq2seq_learns_to_add_unseen_numbers():
-    # half the demo's default run, NumPy only. Every test question is absent from the
-    # training part, so only a model that adds (not one that remembers) gets them right.
-    # Predicting the most common answer for every question gets `most_common` of them right
-    split, params, opt_state, hyper, batches = demos.seq2seq_setup(500, "adam_step", 0.01)
-    run = demos.train_seq2seq("numpy", split, params, opt_state, hyper, batches, eval_every=250)
+    # the demo's default run, NumPy only. Every test question is absent from the training
+    # part, so only a model that adds (not one that remembers) gets them right. Predicting
+    # the most common answer for every question gets `most_common` (2.0%) of them right;
+    # predicting each answer position's most common training token gets `per_position`
+    # (54%) of the tokens right.
+    # Training this long is chaotic: the result depends on every rounding, so on the BLAS
+    # thread count and the CPU. Measured over 13 runs one float32 rounding error apart in
+    # the initial weights, with 1 and 2 BLAS threads: 22%-45% exact match, 77%-85% per
+    # token (after 500 steps: 2%-31%, too early to test). The bounds sit below the lowest.
+    split, params, opt_state, hyper, batches = demos.seq2seq_setup(1000, "adam_step", 0.01)
+    run = demos.train_seq2seq("numpy", split, params, opt_state, hyper, batches, eval_every=500)
     answers = [row.tobytes() for row in split.y_test]
     most_common = max(answers.count(a) for a in set(answers)) / len(answers)
+    train_tokens, test_tokens = split.y_train[:, 1:], split.y_test[:, 1:]
+    modes = [np.bincount(column).argmax() for column in train_tokens.T]
+    per_position = (test_tokens == modes).mean()
     exact = run.accuracy["free-running exact match"]
-    assert exact[-1] >= 10 * most_common, f"exact match {exact[-1]:.1%}, most common answer {most_common:.1%}"
+    per_token = run.accuracy["free-running per token"][-1]
+    assert exact[-1] >= 5 * most_common, f"exact match {exact[-1]:.1%}, most common answer {most_common:.1%}"
+    assert per_token >= per_position + 0.15, f"per token {per_token:.1%}, per-position majority {per_position:.1%}"
     # a whole answer right when fed the truth is the same answer running free, and the
     # reverse (demos.seq2seq_accuracy): the two exact-match curves are one
     assert run.accuracy["teacher-forced exact match"] == exact

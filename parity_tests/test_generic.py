@@ -17,7 +17,8 @@ def _params():
                 for dtype in ("float64", "float32"):
                     for device in DEVICES[backend]:
                         task = parity.Task(concept, case, backend, dtype, device)
-                        yield param(task, id=task.id, backend=backend, device=device)
+                        yield param(task, id=task.id, backend=backend, device=device,
+                                    group=f"{concept.name}-{case.name}")
 
 
 @pytest.mark.parametrize("task", list(_params()))

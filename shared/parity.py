@@ -156,7 +156,45 @@ class Reference:
     cotangent: np.ndarray | None  # float64 values, exact in the dtype under test
 
 
+def frozen(tree):
+    """The tree with every NumPy leaf read-only: a reference shared by several tasks must
+    not be changed by one of them (an implementation writing into its input fails loudly)."""
+    def freeze(leaf):
+        if isinstance(leaf, np.ndarray):
+            leaf.setflags(write=False)
+        return leaf
+    return tree_map(freeze, tree)
+
+
+_REFERENCES: dict[tuple[str, str, str], Any] = {}
+
+
+def shared_reference(concept: Concept, case: Case, dtype: str, compute: Callable[[], Any]):
+    """`compute()` once per (concept, case, dtype) and process: every backend, and NumPy
+    itself in float32, compares against the same NumPy float64 reference computed from
+    the inputs rounded to `dtype`, so it need not be recomputed for each of them.
+    `compute` returns its arrays `frozen`."""
+    key = (concept.name, case.name, dtype)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = compute()
+    return _REFERENCES[key]
+
+
+def clear_references() -> None:
+    """Forget the shared references: after an implementation was replaced in place (a test
+    that monkeypatches a NumPy module), a reference computed before would be stale."""
+    _REFERENCES.clear()
+
+
 def reference(concept: Concept, case: Case, dtype: str, impl: Impl | None = None) -> Reference:
+    """The NumPy float64 reference for a case in `dtype`; computed once and shared unless
+    `impl` replaces NumPy's implementation (a mutant)."""
+    if impl is None:
+        return shared_reference(concept, case, dtype, lambda: _reference(concept, case, dtype, None))
+    return _reference(concept, case, dtype, impl)
+
+
+def _reference(concept: Concept, case: Case, dtype: str, impl: Impl | None) -> Reference:
     from shared.backends import get
     numpy = get("numpy")
     impl = impl or numpy.impl(concept)
@@ -167,7 +205,7 @@ def reference(concept: Concept, case: Case, dtype: str, impl: Impl | None = None
     if concept.differentiable:  # differentiable functions return one array
         v = cotangent_for(case.seed, out.shape, dtype)
         _, grads = numpy.vjp(impl, exact, case.kwargs, concept.differentiable, v, "cpu")
-    return Reference(inputs, out, grads, v)
+    return Reference(frozen(inputs), frozen(out), frozen(grads), frozen(v))
 
 
 def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, entries=None) -> np.ndarray:

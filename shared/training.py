@@ -31,7 +31,7 @@ import numpy as np
 from shared import backends
 from shared.backends import Impl
 from shared.parity import (Record, Task, cast_inputs, central_differences, compare, compare_leaves,
-                           failed_record, lazy_value, recorder, upcast)
+                           failed_record, frozen, lazy_value, recorder, shared_reference, upcast)
 from shared.trees import flatten, tree_map
 
 
@@ -133,9 +133,11 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     numpy = backends.get("numpy")
     records: list[Record] = []
     check = recorder(task, records)
+    def compute():
+        return frozen(run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs),
+                                concept.steps, "cpu"))
     try:
-        reference = run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs),
-                              concept.steps, "cpu")
+        reference = compute() if reference_impl else shared_reference(concept, case, task.dtype, compute)
     except Exception as error:  # no reference, nothing to compare: one failed record says why
         return [failed_record(task, f"loss@{concept.steps[0]}", "forward", error)]
 
