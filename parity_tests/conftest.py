@@ -9,6 +9,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(name, "1")
+# xdist's workers set COLUMNS=80; `rosetta` reads it, so a test sees the width it sets itself
+# (test_cli's 80-column tests), else the 120 columns of a piped run, with or without -n
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.pop("COLUMNS", None)
 
 import pytest  # noqa: E402
 
@@ -50,3 +54,15 @@ def _references_follow_monkeypatches(request):
     yield
     if patched:
         parity.clear_references()
+
+
+def usage_error(argv, capsys) -> str:
+    """The one line `rosetta argv` prints for a bad command line; it must exit with status
+    2 (argparse's usage error), write nothing to stdout and no traceback."""
+    from shared import cli
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    return err

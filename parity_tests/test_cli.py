@@ -1,10 +1,14 @@
 """The `rosetta` command: the JSON contract other tools read, exit codes, and `show`."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 import numpy_impl.activations as np_act
 from parity_tests import mutants
+from parity_tests.conftest import usage_error
 from shared import cli
 from shared.parity import RECORD_KEYS
 
@@ -28,9 +32,88 @@ def test_parity_exits_1_when_a_comparison_fails(monkeypatch, capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
-def test_unknown_concept_is_a_clear_error():
-    with pytest.raises(SystemExit, match="no concept named 'sofmax'"):
-        cli.main(["parity", "--concept", "sofmax"])
+@pytest.mark.parametrize("command", [["parity", "--concept"], ["porting", "--concept"], ["show"]])
+def test_an_unknown_concept_gets_did_you_mean_and_status_2(command, capsys):
+    err = usage_error(command + ["sofmax"], capsys)
+    assert "no concept named 'sofmax'; did you mean softmax" in err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["demo", "mlp", "--lr", "-1"], "argument --lr: must be a finite number > 0, got '-1'"),
+    (["demo", "mlp", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
+    (["demo", "mlp", "--steps", "-1"], "argument --steps: must be an integer >= 1, got '-1'"),
+    (["demo", "mlp", "--steps", "1.5"], "argument --steps: must be an integer >= 1, got '1.5'"),
+    (["demo", "mlp", "--seed", "-3"], "argument --seed: must be an integer >= 0"),
+    (["demo", "mlp", "--out", "/missing/dir/x.png"], "argument --out: the directory '/missing/dir' does not exist"),
+    (["demo", "mlp", "--out", "curves.xyz"], "argument --out: must end in one of"),
+    (["demo", "mlp", "--optimizer", "adamw"], "argument --optimizer: invalid choice: 'adamw'"),
+    (["demo", "gan", "--optimizer", "sgd_step"], "argument --optimizer: invalid choice: 'sgd_step'"),
+    (["demo", "bit", "--dtype", "float64"], "argument --dtype: invalid choice: 'float64'"),
+    (["demo", "seq2seq", "--digits", "4"], "argument --digits: must be an integer from 1 to 3"),
+    (["demo", "metric", "--margin", "0"], "argument --margin: must be a finite number > 0"),
+    (["bench", "conv", "--repeat", "0"], "argument --repeat: must be an integer >= 1, got '0'"),
+    (["bench", "conv", "--kernel", "40"], "argument --kernel: a 40x40 kernel does not fit a 32x32 image"),
+    (["bench", "rnn", "--hidden", "0"], "argument --hidden: must be an integer >= 1"),
+    (["parity", "--json", "/missing/dir/parity.json"], "argument --json: the directory '/missing/dir' does not exist"),
+])
+def test_a_bad_option_is_one_line_and_status_2_before_any_work(argv, says, monkeypatch, capsys):
+    from shared import bench, demos
+
+    def work(*args, **kwargs):
+        raise AssertionError("work started before the options were checked")
+    for module, name in ((demos, "mlp_setup"), (bench, "run_conv"), (bench, "run_lstm")):
+        monkeypatch.setattr(module, name, work)
+    monkeypatch.setattr(cli, "cmd_parity", work)
+    err = usage_error(argv, capsys)
+    assert says in err and err.startswith(f"rosetta {' '.join(argv[:2 if argv[0] in ('demo', 'bench') else 1])}: "
+                                          "error: ")
+
+
+def test_rosetta_alone_prints_the_help(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: rosetta") and "parity" in out and "demo" in out
+
+
+def test_a_command_group_alone_prints_its_help(capsys):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: rosetta demo")
+    assert all(name in out for name in ("mlp", "cnn", "seq2seq", "metric", "gan", "bit"))
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"rosetta (dl-rosetta) {version('dl-rosetta')}\n"
+
+
+def test_show_reads_the_sources_without_importing_a_framework():
+    # in a fresh interpreter: importing tf_impl would import TensorFlow (8-11 s, 690 MB)
+    code = ("import sys; from shared import cli; cli.main(['show', 'conv2d']); "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'tf_impl', 'torch_impl') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "80"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "[]"
+    assert "def conv2d" in run.stdout and "torch_impl.conv" in run.stdout
+
+
+def test_tables_at_80_columns_never_cut_a_name(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["parity", "--concept", "batch_norm_running_stats", "relu", "--backend", "numpy"]) == 0
+    assert cli.main(["list"]) == 0
+    assert cli.main(["porting", "--concept", "relu"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out  # rich's mark of a cut cell
+    for name in ("batch_norm_running_stats", "float32", "float64", "relu-as-tf-maximum"):
+        assert name in out
+    from shared.concepts import all_concepts
+    listed = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert {c.name for c in all_concepts()} <= listed
 
 
 def test_show_puts_the_three_implementations_side_by_side_in_120_columns(capsys):

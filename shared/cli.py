@@ -3,20 +3,25 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import json
 import importlib.util
+import os
 import sys
 import textwrap
 from pathlib import Path
 
+from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from shared import backends, parity, report
+from shared import arguments, backends, parity, report
+from shared.arguments import image_file, integer, output_file, positive_number
 from shared.concepts import all_concepts, get
 from shared.concepts.metric_train_step import LOSSES as METRIC_LOSSES
 
@@ -25,12 +30,8 @@ DRIFT = 1e-3  # a loss difference no rounding error explains: the runs have drif
 
 
 def _concepts(names):
-    if not names:
-        return all_concepts()
-    try:
-        return [get(name) for name in names]
-    except KeyError as error:
-        raise SystemExit(f"rosetta: {error.args[0]}") from None
+    """The concepts named (checked by the parser), or all."""
+    return [get(name) for name in names] if names else all_concepts()
 
 
 def cmd_parity(args, console: Console) -> int:
@@ -60,8 +61,8 @@ def cmd_parity(args, console: Console) -> int:
             records.extend(parity.run_task(task))
             progress.advance(bar)
     if args.verbose:
-        console.print(report.records_table(records))
-    console.print(report.parity_table(records))
+        console.print(report.records_table(records, console.width))
+    console.print(report.parity_table(records, console.width))
     _print_summary(console, records, concepts)
     if args.json:
         report.write_json(args.json, meta, records)
@@ -87,13 +88,13 @@ def _print_summary(console: Console, records, concepts) -> None:
                       f"abs {report.fmt(r.max_abs_err)}, rel {report.fmt(r.max_rel_err)} "
                       f"(atol {r.atol:.0e}, rtol {r.rtol:.0e}) {escape(r.note)}")
     worst = report.closest_by_kind(records)
-    summary = Table(title="Closest to its tolerance, per dtype and check kind", title_justify="left")
-    for column in ("dtype", "check", "used", "abs err", "rel err", "atol/rtol", "where"):
-        summary.add_column(column, no_wrap=column != "where")
+    # one line each, wrapped at spaces: the test ids stay whole at any width
+    console.print("[bold]Closest to its tolerance, per dtype and check kind[/]")
     for (dtype, kind), r in sorted(worst.items()):
-        summary.add_row(dtype, kind, f"{r.ratio:.0%}", report.fmt(r.max_abs_err), report.fmt(r.max_rel_err),
-                        f"{r.atol:.0e}/{r.rtol:.0e}", f"{r.backend}-{r.concept}-{r.case} {r.check}")
-    console.print(summary)
+        console.print(Padding(f"{dtype} {kind}: {r.ratio:.0%} of the tolerance (abs {report.fmt(r.max_abs_err)}, "
+                              f"rel {report.fmt(r.max_rel_err)}; atol {r.atol:.0e}, rtol {r.rtol:.0e}) at "
+                              f"{r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device} {escape(r.check)}",
+                              (0, 0, 0, 2)))
     skips = [(c.name, s) for c in concepts for s in c.skips]
     for name, skip in skips:
         console.print(f"[dim]declared skip: {name} {skip.case} {skip.check}: {skip.reason}[/]")
@@ -111,7 +112,7 @@ def cmd_porting(args, console: Console) -> int:
                 not_run.append(f"{concept.name} {case.name}: needs {', '.join(absent)}, not installed")
                 continue
             results.append(porting.run(concept, case))
-    console.print(report.porting_table(results))
+    console.print(report.porting_table(results, console.width))
     for line in not_run:
         console.print(f"[yellow]not run: {line}[/]")
     if args.json:
@@ -148,10 +149,12 @@ def _sources(package: str, module: str, names: list[str]) -> list[str]:
     module they use, directly or through one another (a private helper such as
     optimizers._adam, a model class), in file order. Read from the file, so `show`
     needs no framework installed."""
-    spec = importlib.util.find_spec(f"{package}.{module}")
-    if spec is None or spec.origin is None:
+    # the package's directory, found without importing it (tf_impl/__init__ imports TensorFlow)
+    spec = importlib.util.find_spec(package)
+    path = Path(spec.origin).parent / f"{module}.py" if spec and spec.origin else None
+    if path is None or not path.is_file():
         return []
-    text = Path(spec.origin).read_text()
+    text = path.read_text()
     defined = {node.name: node for node in ast.parse(text).body
                if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     wanted, todo = set(), [name for name in names if name in defined]
@@ -199,11 +202,7 @@ def _fit(code: str, width: int) -> str:
 
 
 def cmd_show(args, console: Console) -> int:
-    try:
-        concept = get(args.name)
-    except KeyError as error:
-        console.print(f"[red]{error.args[0]}[/]")
-        return 2
+    concept = get(args.name)
     header = (f"[bold]{concept.name}[/] — {concept.japanese}\n\n{escape(concept.math)}\n\n"
               f"[dim]signature[/] {escape(concept.signature)}\n[dim]gradients w.r.t.[/] "
               f"{', '.join(concept.differentiable) or 'none'}")
@@ -231,16 +230,37 @@ def cmd_show(args, console: Console) -> int:
     return 0
 
 
-def _train_side_by_side(args, console: Console, optimizers, setup, describe, train, plot, title,
+class _ResultsTable(Table):
+    """A table that leaves out the cells of the columns it `drops`."""
+
+    drops: tuple[int, ...] = ()
+
+    def add_row(self, *cells, **options):
+        super().add_row(*(cell for i, cell in enumerate(cells) if i not in self.drops), **options)
+
+
+def _results_table(console: Console, title: str, columns, left=("framework",)) -> Table:
+    """A table of results, one row per run. In a console narrower than report.WIDE the
+    headers break at every space and hyphen, the frame thins and the seconds are left out,
+    so that every figure stays whole at 80 columns; the `left` columns hold names."""
+    narrow = console.width < report.WIDE
+    table = _ResultsTable(title=title, title_justify="left",
+                          **({"box": box.SIMPLE_HEAD, "pad_edge": False} if narrow else {}))
+    if narrow:
+        table.drops = tuple(i for i, column in enumerate(columns) if column == "seconds")
+    for i, column in enumerate(columns):
+        if i not in table.drops:
+            header = re.sub(r"(?<=-)\s*|\s+", "\n", column) if narrow else column
+            table.add_column(header, justify="left" if column in left else "right", overflow="fold")
+    return table
+
+
+def _train_side_by_side(args, console: Console, setup, describe, train, plot, title,
                         after=lambda runs, split: None, control=False) -> int:
     """`rosetta demo <model>`: the same weights and batches in every installed framework,
     progress per framework, one accuracy table, one PNG. `describe(split, params, hyper)`
     says what is trained on what; `after(runs, split)` prints anything more; `control`
     adds the NumPy run again from weights nudged by one rounding error (demos.CONTROL)."""
-    if args.optimizer not in optimizers:
-        raise SystemExit(f"rosetta: --optimizer must be one of {', '.join(optimizers)}, got {args.optimizer!r}")
-    if args.steps < 1:
-        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
     for name, why in missing.items():
         console.print(f"[yellow]{name} not run: {why}[/]")
@@ -264,12 +284,11 @@ def _train_side_by_side(args, console: Console, optimizers, setup, describe, tra
                 on_step=lambda step, loss: progress.update(bar, completed=step, loss=loss)))
             runs[-1].backend = demos.CONTROL
     reference = runs[0]
-    table = Table(title="Same weights, same batches: accuracy per framework", title_justify="left")
     metrics = list(reference.accuracy)
     # two-line headers: "teacher-forced" over "exact match" keeps every column readable in 120 characters
-    for column in ("framework", *(m.replace(" ", "\n", 1) for m in metrics), "final\nloss",
-                   f"max |loss -\n{reference.backend}|", "seconds"):
-        table.add_column(column, justify="left" if column == "framework" else "right")
+    table = _results_table(console, "Same weights, same batches: accuracy per framework", (
+        "framework", *(m.replace(" ", "\n", 1) for m in metrics), "final\nloss", f"max |loss -\n{reference.backend}|",
+        "seconds"))
     for run in runs:
         gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
         table.add_row(run.backend, *(f"{run.accuracy[m][-1]:.2%}" for m in metrics),
@@ -302,36 +321,30 @@ def _print_drift(console: Console, runs) -> None:
 
 def cmd_demo_mlp(args, console: Console) -> int:
     from shared import demos
-    from shared.concepts.mlp_train_step import OPTIMIZERS
 
     def describe(split, params, hyper):
         return (f"MultiLayerNet {demos.DEMO_SIZES} (Affine-BatchNorm-ReLU-Dropout x2, Affine-Softmax), the same "
                 f"dropout masks too; batches of 100 of {len(split.t_train)} training digits, "
                 f"{len(split.t_test)} test digits")
-    return _train_side_by_side(args, console, OPTIMIZERS, demos.mlp_setup, describe, demos.train_mlp,
+    return _train_side_by_side(args, console, demos.mlp_setup, describe, demos.train_mlp,
                                demos.plot_mlp, "MultiLayerNet on the digits")
 
 
 def cmd_demo_cnn(args, console: Console) -> int:
     from shared import demos
-    from shared.concepts.cnn_train_step import OPTIMIZERS
 
     def describe(split, params, hyper):
         net = demos.CNN_DEMO_NET
         return (f"SimpleConvNet: Conv {net['filters']} x {net['kernel']}x{net['kernel']} (pad {hyper['pad']})-ReLU-"
                 f"MaxPool 2x2, Affine {params['W2'].shape[0]}->{net['hidden']}-ReLU, Affine-Softmax on 1x8x8 "
                 f"images; batches of 100 of {len(split.t_train)} training digits, {len(split.t_test)} test digits")
-    return _train_side_by_side(args, console, OPTIMIZERS, demos.cnn_setup, describe, demos.train_cnn,
+    return _train_side_by_side(args, console, demos.cnn_setup, describe, demos.train_cnn,
                                demos.plot_cnn, "SimpleConvNet on the digits")
 
 
 def cmd_demo_seq2seq(args, console: Console) -> int:
     from shared import demos
-    from shared.concepts.seq2seq_train_step import OPTIMIZERS
     from shared.data import decode
-
-    if not 1 <= args.digits <= 3:
-        raise SystemExit(f"rosetta: --digits must be 1, 2 or 3 (the questions hold 7 characters), got {args.digits}")
 
     def setup(steps, optimizer, lr, seed):
         return demos.seq2seq_setup(steps, optimizer, lr, seed, cell=args.cell, places=args.digits)
@@ -344,9 +357,9 @@ def cmd_demo_seq2seq(args, console: Console) -> int:
                 f"{demos.describe_test_part(split)}")
 
     def examples(runs, split):
-        table = Table(title="Free-running answers (the decoder fed its own predictions)", title_justify="left")
-        for column in ("question", "truth", *(run.backend for run in runs)):
-            table.add_column(column)
+        table = _results_table(console, "Free-running answers (the decoder fed its own predictions)",
+                               ("question", "truth", *(run.backend for run in runs)),
+                               left=("question", "truth", *(run.backend for run in runs)))
         for i in range(min(args.examples, len(split.y_test))):
             truth = decode(split.y_test[i, 1:])
             answers = [decode(run.predictions["free-running answers"][i]) for run in runs]
@@ -356,16 +369,13 @@ def cmd_demo_seq2seq(args, console: Console) -> int:
         console.print("exact match is the same teacher-forced and free-running: a model right at every step when "
                       "fed the truth feeds itself the truth; per token, running free is lower (a wrong digit is fed "
                       "back)")
-    return _train_side_by_side(args, console, OPTIMIZERS, setup, describe, demos.train_seq2seq,
+    return _train_side_by_side(args, console, setup, describe, demos.train_seq2seq,
                                demos.plot_seq2seq, f"seq2seq ({args.cell}) on the addition task", after=examples,
                                control=True)
 
 
 def cmd_demo_metric(args, console: Console) -> int:
-    if args.margin <= 0:
-        raise SystemExit(f"rosetta: --margin must be > 0, got {args.margin}")
     from shared import demos
-    from shared.concepts.metric_train_step import OPTIMIZERS
 
     def setup(steps, optimizer, lr, seed):
         return demos.metric_setup(steps, optimizer, lr, seed, loss=args.loss, margin=args.margin)
@@ -383,7 +393,7 @@ def cmd_demo_metric(args, console: Console) -> int:
     def explain(runs, split):
         console.print("recall@1: the share of held-out digits whose nearest other held-out digit, by the distance "
                       "between embeddings, is the same digit")
-    return _train_side_by_side(args, console, OPTIMIZERS, setup, describe, demos.train_metric, demos.plot_metric,
+    return _train_side_by_side(args, console, setup, describe, demos.train_metric, demos.plot_metric,
                                f"Metric learning ({args.loss}) on the digits", after=explain, control=True)
 
 
@@ -395,10 +405,6 @@ def cmd_demo_gan(args, console: Console) -> int:
     from shared import demos, gan_demo
     from shared.concepts import _gan
 
-    if args.optimizer != "adam_step":
-        raise SystemExit(f"rosetta: the GAN demo trains with adam_step (DCGAN's beta1 = 0.5), got {args.optimizer!r}")
-    if args.steps < 1:
-        raise SystemExit(f"rosetta: --steps must be >= 1, got {args.steps}")
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
     for name, why in missing.items():
         console.print(f"[yellow]{name} not run: {why}[/]")
@@ -428,10 +434,9 @@ def cmd_demo_gan(args, console: Console) -> int:
             runs[-1].backend = label
     read = gan_demo.digit_reader(split)
     reference = runs[0]
-    table = Table(title="Same weights, batches and noise: what each framework's GAN learned", title_justify="left")
-    for column in ("framework", "D loss\n(last 50)", "G loss\n(last 50)", "D(real)\nheld out", "D(fake)",
-                   "samples\nrecognised", "digits\ncovered", f"max |sample -\n{reference.backend}|", "seconds"):
-        table.add_column(column, justify="left" if column == "framework" else "right")
+    table = _results_table(console, "Same weights, batches and noise: what each framework's GAN learned", (
+        "framework", "D loss\n(last 50)", "G loss\n(last 50)", "D(real)\nheld out", "D(fake)", "samples\nrecognised",
+        "digits\ncovered", f"max |sample -\n{reference.backend}|", "seconds"))
     for run in runs:
         recognised, covered, _ = read(run.samples[-1])
         gap = float(np.abs(run.samples[-1].astype(np.float64) - reference.samples[-1]).max())
@@ -466,21 +471,10 @@ def cmd_demo_bit(args, console: Console) -> int:
 
     from shared import bit_demo
 
-    if args.optimizer != "momentum_step":
-        raise SystemExit(f"rosetta: the BiT demo trains with momentum_step (the BiT-HyperRule's SGD, momentum "
-                         f"{bit_demo.MOMENTUM}), got {args.optimizer!r}")
-    if args.dtype != "float32":
-        raise SystemExit("rosetta: the BiT demo runs in float32 (the TF Hub SavedModel is exported for float32 "
-                         f"images), got {args.dtype}")
-    for name in ("steps", "pretrain_steps"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"rosetta: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        raise SystemExit(f"rosetta: --lr must be > 0, got {args.lr}")
     try:
         data = bit_demo.load_data(args.shots, args.seed)
-    except ValueError as error:
-        raise SystemExit(f"rosetta: --{error}") from None
+    except ValueError as error:  # too many shots for the rarest digit: known only from the data
+        args.parser.error(f"argument --{error}")
     if not backends.installed("torch"):
         raise SystemExit("rosetta: the BiT demo pre-trains with PyTorch, which is not installed")
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
@@ -535,11 +529,10 @@ def _run_bit_demo(args, console: Console, data, names: list[str], workdir: str) 
     console.print(f"upstream (digits 0-4): {pretrained.accuracy:.1%} held-out accuracy after {args.pretrain_steps} "
                   f"steps ({pretrained.seconds:.1f} s); weights {where}: bit-pretrained.npz (BiT checkpoint "
                   "names)" + (", bit-pretrained-hub/ (TF Hub SavedModel)" if "tf" in names else ""))
-    table = Table(title=f"Transfer to digits 5-9 with {args.shots} labels per class: held-out accuracy "
-                  f"({len(data.held_t)} images)", title_justify="left")
-    for column in ("regime", "framework", "held-out\naccuracy", "final\nloss", f"max |loss -\n{names[0]}|",
-                   "backbone\nunchanged", "seconds"):
-        table.add_column(column, justify="left" if column in ("regime", "framework") else "right")
+    table = _results_table(console, f"Transfer to digits 5-9 with {args.shots} labels per class: held-out accuracy "
+                           f"({len(data.held_t)} images)", ("regime", "framework", "held-out\naccuracy", "final\nloss",
+                                                            f"max |loss -\n{names[0]}|", "backbone\nunchanged",
+                                                            "seconds"), left=("regime", "framework"))
     for run in runs:
         reference = next(r for r in runs if r.regime == run.regime)
         gap = max(abs(a - b) for a, b in zip(run.losses, reference.losses))
@@ -577,9 +570,8 @@ def _bench_table(console: Console, title: str, reference: str, run) -> list:
     with progress:
         bar = progress.add_task("starting")
         results = run(lambda what: progress.update(bar, description=what))
-    table = Table(title=title, title_justify="left")
-    for column in ("implementation", "median ms", "GFLOP/s", "x torch built-in", f"max err vs {reference}"):
-        table.add_column(column, justify="left" if column == "implementation" else "right")
+    table = _results_table(console, title, ("implementation", "median ms", "GFLOP/s", "x torch built-in",
+                                            f"max err vs {reference}"), left=("implementation",))
     for r in results:
         table.add_row(escape(r.name), f"{r.median_ms:.1f}", f"{r.gflops:.0f}", f"{r.ratio:.2f}", f"{r.max_err:.1e}")
     console.print(table)
@@ -588,6 +580,9 @@ def _bench_table(console: Console, title: str, reference: str, run) -> list:
 
 def cmd_bench_conv(args, console: Console) -> int:
     from shared import bench
+    if args.kernel > args.size + 2 * args.padding:
+        args.parser.error(f"argument --kernel: a {args.kernel}x{args.kernel} kernel does not fit a {args.size}x"
+                          f"{args.size} image with padding {args.padding}")
     shape = bench.Shape(args.batch, args.channels, args.size, args.filters, args.kernel, args.padding)
     if args.device == "gpu" and not (backends.installed("torch") and backends.get("torch").devices()[-1] == "gpu"):
         console.print("[yellow]no GPU: torch.cuda.is_available() is False; nothing to run on 'gpu'[/]")
@@ -648,110 +643,144 @@ def cmd_bench_rnn(args, console: Console) -> int:
 
 
 def cmd_list(args, console: Console) -> int:
-    table = Table(title="Concepts", title_justify="left")
-    for column in ("concept", "module", "日本語", "cases", "oracles", "porting cases"):
-        table.add_column(column)
+    # the names one types never wrap; the Japanese term wraps, never cut; a narrow console
+    # drops the module (`rosetta show` names it)
+    wide = console.width >= report.WIDE
+    table = Table(title="Concepts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("concept", "module", "日本語", "cases", "oracles", "porting") if wide else (
+            "concept", "日本語", "cases", "oracles", "porting"):
+        table.add_column(column, no_wrap=column != "日本語", overflow="fold")
     for c in all_concepts():
-        table.add_row(c.name, c.module, c.japanese, str(len(c.cases)), str(len(c.oracles)), str(len(c.porting)))
+        table.add_row(c.name, *([c.module] if wide else []), c.japanese, str(len(c.cases)), str(len(c.oracles)),
+                      str(len(c.porting)))
     console.print(table)
     return 0
 
 
-def _demo_parser(demo, name: str, help: str, run, *, steps: int, unit: str, lr: float, seeded: str):
+def _demo_parser(demo, name: str, help: str, run, *, steps: int, unit: str, lr: float, seeded: str,
+                 optimizers, optimizer: str = "adam_step", dtypes=DTYPES):
     """`rosetta demo <name>` with the options every demo takes; the caller adds its own."""
     p = demo.add_parser(name, help=help)
-    p.add_argument("--steps", type=int, default=steps, help=f"training steps of {unit} (default {steps})")
-    p.add_argument("--optimizer", default="adam_step", help="an optimizer step, e.g. sgd_step, adam_step")
-    p.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--steps", type=integer(1), default=steps, help=f"training steps of {unit} (default {steps})")
+    p.add_argument("--optimizer", choices=optimizers, default=optimizer, help=f"the optimizer step (default {optimizer})")
+    p.add_argument("--lr", type=positive_number(), default=lr, help=f"learning rate (default {lr})")
+    p.add_argument("--dtype", choices=dtypes, default="float32")
     p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
-    p.add_argument("--seed", type=int, default=0, help=f"seed of {seeded}")
-    p.add_argument("--out", default=f"{name}-demo.png", help=f"the PNG to write (default {name}-demo.png)")
-    p.set_defaults(run=run)
+    p.add_argument("--seed", type=integer(0), default=0, help=f"seed of {seeded}")
+    p.add_argument("--out", type=image_file(), default=f"{name}-demo.png",
+                   help=f"the image to write (default {name}-demo.png)")
+    p.set_defaults(run=run, parser=p)
     return p
 
 
+def _group(sub, name: str, help: str):
+    """A command with subcommands (`demo`, `bench`); alone, it prints its help."""
+    p = sub.add_parser(name, help=help)
+    p.set_defaults(run=lambda args, console: _print_help(p), parser=p)
+    return p.add_subparsers(dest=name)
+
+
+def _print_help(parser) -> int:
+    parser.print_help()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from shared.concepts import cnn_train_step, gan_train_step, mlp_train_step, seq2seq_train_step
+    from shared.concepts import metric_train_step
+
+    parser = arguments.Parser(prog="rosetta", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"rosetta (dl-rosetta) {arguments.version()}")
+    parser.set_defaults(run=lambda args, console: _print_help(parser), parser=parser)
+    sub = parser.add_subparsers(dest="command", metavar="{parity,porting,guide,show,list,demo,bench}")
     p = sub.add_parser("parity", help="compare NumPy, PyTorch and TensorFlow on every case")
-    p.add_argument("--concept", nargs="+", metavar="NAME", help="only these concepts (default: all)")
+    p.add_argument("--concept", nargs="+", metavar="NAME", type=arguments.concept,
+                   help="only these concepts (default: all)")
     p.add_argument("--device", choices=("cpu", "gpu", "all"), default="all",
                    help="cpu, gpu, or all devices the frameworks see (default)")
     p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: float64 and float32)")
     p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these backends")
-    p.add_argument("--json", metavar="PATH", help="write {meta, records} as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file(), help="write {meta, records} as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="also list every comparison")
     p.set_defaults(run=cmd_parity)
     p = sub.add_parser("porting", help="measure the framework differences the specs document")
-    p.add_argument("--concept", nargs="+", metavar="NAME")
-    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--concept", nargs="+", metavar="NAME", type=arguments.concept)
+    p.add_argument("--json", metavar="PATH", type=output_file())
     p.set_defaults(run=cmd_porting)
     p = sub.add_parser("guide", help="run every porting case and write the porting guide (docs/porting-guide.md)")
-    p.add_argument("--out", metavar="PATH", help="where to write it (default docs/porting-guide.md)")
+    p.add_argument("--out", metavar="PATH", type=output_file(), help="where to write it (default docs/porting-guide.md)")
     p.set_defaults(run=cmd_guide)
     p = sub.add_parser("show", help="a concept's math and its three implementations side by side")
-    p.add_argument("name")
+    p.add_argument("name", metavar="NAME", type=arguments.concept, help="a concept, e.g. softmax (rosetta list)")
     p.set_defaults(run=cmd_show)
     p = sub.add_parser("list", help="the concepts and how many cases, oracles and porting cases each has")
     p.set_defaults(run=cmd_list)
-    demo = sub.add_parser("demo", help="train a model in the three frameworks side by side").add_subparsers(
-        dest="demo", required=True)
-    p = _demo_parser(demo, "mlp", "the book's multi-layer net on the digits; one PNG of the curves", cmd_demo_mlp,
-                     steps=500, unit="100 images", lr=0.005, seeded="the initial weights, batches and masks")
-    p = _demo_parser(demo, "cnn", "the book's SimpleConvNet on the digits; one PNG of the curves and filters",
-                     cmd_demo_cnn, steps=300, unit="100 images", lr=0.005, seeded="the initial weights and batches")
+    demo = _group(sub, "demo", "train a model in the three frameworks side by side")
+    _demo_parser(demo, "mlp", "the book's multi-layer net on the digits; one PNG of the curves", cmd_demo_mlp,
+                 steps=500, unit="100 images", lr=0.005, seeded="the initial weights, batches and masks",
+                 optimizers=mlp_train_step.OPTIMIZERS)
+    _demo_parser(demo, "cnn", "the book's SimpleConvNet on the digits; one PNG of the curves and filters",
+                 cmd_demo_cnn, steps=300, unit="100 images", lr=0.005, seeded="the initial weights and batches",
+                 optimizers=cnn_train_step.OPTIMIZERS)
     p = _demo_parser(demo, "seq2seq", "the book's seq2seq on generated sums (\"57+8\" -> \"65\"); teacher-forced "
                      "vs free-running accuracy, decoded examples, one PNG", cmd_demo_seq2seq,
-                     steps=1000, unit="128 questions", lr=0.01, seeded="the data, the initial weights and the batches")
+                     steps=1000, unit="128 questions", lr=0.01, seeded="the data, the initial weights and the batches",
+                     optimizers=seq2seq_train_step.OPTIMIZERS)
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the recurrent layer (default lstm)")
-    p.add_argument("--digits", type=int, default=2, help="digits per number, 1 to 3 (default 2: \"57+8\")")
-    p.add_argument("--examples", type=int, default=8, help="decoded test questions to print (default 8)")
+    p.add_argument("--digits", type=integer(1, 3), default=2,
+                   help="digits per number, 1 to 3: the questions hold 7 characters (default 2: \"57+8\")")
+    p.add_argument("--examples", type=integer(0), default=8, help="decoded test questions to print (default 8)")
     p = _demo_parser(demo, "metric", "an embedding net on the digits with a contrastive or triplet loss; "
                      "recall@1 per framework, one PNG of the 2-D embeddings", cmd_demo_metric,
-                     steps=1000, unit="64 digits", lr=0.005, seeded="the initial weights and the batches")
+                     steps=1000, unit="64 digits", lr=0.005, seeded="the initial weights and the batches",
+                     optimizers=metric_train_step.OPTIMIZERS)
     p.add_argument("--loss", choices=METRIC_LOSSES, default="semi_hard",
                    help="contrastive pairs or in-batch triplet mining (default semi_hard, as FaceNet)")
-    p.add_argument("--margin", type=float, default=1.0, help="the loss's margin (default 1.0)")
+    p.add_argument("--margin", type=positive_number(), default=1.0, help="the loss's margin (default 1.0)")
     p = _demo_parser(demo, "gan", "DCGAN on the digits: D and G updated in turn; one PNG of generated digits per "
                      "framework, one of the D and G losses", cmd_demo_gan, steps=800, unit="64 digits", lr=2e-3,
-                     seeded="the initial weights, the batches and the noise")
+                     seeded="the initial weights, the batches and the noise",
+                     optimizers=gan_train_step.OPTIMIZERS)  # DCGAN's Adam, beta1 = 0.5
     p.add_argument("--g-loss", choices=("non_saturating", "minimax"), default="non_saturating",
                    help="the generator's loss: -log D(G(z)) (default, as DCGAN) or log(1 - D(G(z))) (the minimax game)")
+    # the BiT-HyperRule's SGD with momentum, in float32: the TF Hub SavedModel takes float32 images
     p = _demo_parser(demo, "bit", "BiT transfer learning: pre-train on digits 0-4, then frozen + head, fine-tune and "
                      "scratch on a few labelled 5-9s, via a BiT .npz and a TF Hub SavedModel; one PNG", cmd_demo_bit,
                      steps=60, unit="up to 50 labelled digits", lr=0.03,
-                     seeded="the initial weights, the upstream batches, the shots and the downstream batches")
-    p.set_defaults(optimizer="momentum_step")
-    p.add_argument("--shots", type=int, default=10, help="labelled images per digit 5-9 (default 10)")
-    p.add_argument("--pretrain-steps", type=int, default=800, help="upstream steps of 64 digits 0-4 (default 800)")
+                     seeded="the initial weights, the upstream batches, the shots and the downstream batches",
+                     optimizers=("momentum_step",), optimizer="momentum_step", dtypes=("float32",))
+    p.add_argument("--shots", type=integer(1), default=10, help="labelled images per digit 5-9 (default 10)")
+    p.add_argument("--pretrain-steps", type=integer(1), default=800,
+                   help="upstream steps of 64 digits 0-4 (default 800)")
     p.add_argument("--workdir", help="where to write the .npz and the SavedModels (default: a temporary "
                    "directory, removed at the end)")
-    bench = sub.add_parser("bench", help="time implementations side by side (speed lives here, not in tests)"
-                           ).add_subparsers(dest="bench", required=True)
+    bench = _group(sub, "bench", "time implementations side by side (speed lives here, not in tests)")
     p = bench.add_parser("conv", help="conv2d forward + backward: NumPy, torch, TF and the built-ins")
-    p.add_argument("--repeat", type=int, default=20, help="timed runs per implementation (default 20)")
+    p.add_argument("--repeat", type=integer(1), default=20, help="timed runs per implementation (default 20)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                    help="gpu: torch_impl's im2col conv vs cuDNN (needs CUDA)")
     for name, default in (("batch", 8), ("channels", 64), ("size", 32), ("filters", 64), ("kernel", 3),
                           ("padding", 1)):
-        p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    p.set_defaults(run=cmd_bench_conv)
+        p.add_argument(f"--{name}", type=integer(0 if name == "padding" else 1), default=default,
+                       help=f"default {default}")
+    p.add_argument("--json", metavar="PATH", type=output_file(), help="write the results as JSON")
+    p.set_defaults(run=cmd_bench_conv, parser=p)
     p = bench.add_parser("rnn", help="LSTM forward + BPTT on CPU: NumPy, torch, TF loops and the built-ins")
-    p.add_argument("--repeat", type=int, default=20, help="timed runs per implementation (default 20)")
+    p.add_argument("--repeat", type=integer(1), default=20, help="timed runs per implementation (default 20)")
     for name, default, what in (("batch", 32, "N"), ("steps", 32, "T"), ("features", 128, "D"),
                                 ("hidden", 128, "H")):
-        p.add_argument(f"--{name}", type=int, default=default, help=f"{what}, default {default}")
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+        p.add_argument(f"--{name}", type=integer(1), default=default, help=f"{what}, default {default}")
+    p.add_argument("--json", metavar="PATH", type=output_file(), help="write the results as JSON")
     p.set_defaults(run=cmd_bench_rnn)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a bad option exits here with status 2, before any work
     # emoji off: check names like "numeric:x:" would otherwise turn into emoji codes
-    console = Console(emoji=False) if sys.stdout.isatty() else Console(width=120, emoji=False)
+    # the terminal's width, or COLUMNS; piped without COLUMNS (a CI log), 120 rather than rich's 80
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+    console = Console(width=width, emoji=False)
     return args.run(args, console)
 
 

@@ -7,7 +7,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from rich import box
+from rich.console import Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from shared.parity import Record
@@ -57,37 +59,59 @@ def fmt(value: float | None) -> str:
     return "inf" if value == float("inf") else f"{value:.1e}"
 
 
-def parity_table(records: list[Record]) -> Table:
-    """One row per concept x backend x device x dtype, with its worst comparison."""
+# Below this console width the tables keep the columns one reads first and drop the
+# details (abs and rel error, tolerances), so that no name one types is ever cut.
+WIDE = 120
+
+
+def _status(passed: bool) -> str:
+    return "[green]ok[/]" if passed else "[bold red]FAIL[/]"
+
+
+def parity_table(records: list[Record], width: int = WIDE) -> Table:
+    """One row per concept x backend x device x dtype, with its worst comparison: how much
+    of its tolerance it used, and in a wide console which check it was and its errors."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
         groups[(r.concept, r.backend, r.device, r.dtype)].append(r)
+    wide = width >= WIDE
     table = Table(title="Parity: the worst comparison of each row, against its tolerance",
                   title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for column in ("concept", "backend", "device", "dtype", "passed", "worst check",
-                   "abs err", "rel err", "atol/rtol", ""):
-        table.add_column(column, justify="right" if "err" in column else "left",
-                         no_wrap=column != "worst check", max_width=24 if column == "worst check" else None)
+    columns = ["concept", "backend", "device", "dtype", "passed", "used"]
+    if wide:
+        columns += ["worst check", "abs err", "rel err", "atol/rtol"]
+    for column in columns + [""]:
+        table.add_column(column, justify="right" if "err" in column or column == "used" else "left",
+                         no_wrap=column != "worst check", overflow="fold")
     for (concept, backend, device, dtype), rows in groups.items():
         worst = max(rows, key=lambda r: r.ratio)
         passed = sum(r.passed for r in rows)
-        ok = passed == len(rows)
-        table.add_row(concept, backend, device, dtype, f"{passed}/{len(rows)}",
-                      f"{worst.case} {worst.check}", fmt(worst.max_abs_err), fmt(worst.max_rel_err),
-                      f"{worst.atol:.0e}/{worst.rtol:.0e}",
-                      "[green]ok[/]" if ok else "[bold red]FAIL[/]")
+        cells = [concept, backend, device, dtype, f"{passed}/{len(rows)}", _used(worst.ratio)]
+        if wide:
+            cells += [f"{worst.case} {worst.check}", fmt(worst.max_abs_err), fmt(worst.max_rel_err),
+                      f"{worst.atol:.0e}/{worst.rtol:.0e}"]
+        table.add_row(*cells, _status(passed == len(rows)))
     return table
 
 
-def records_table(records: list[Record]) -> Table:
-    """Every comparison, one line each."""
+def _used(ratio: float) -> str:
+    """How much of its tolerance a comparison used (<= 100% passes)."""
+    return "inf" if ratio == float("inf") else f"{ratio:.0%}"
+
+
+def records_table(records: list[Record], width: int = WIDE) -> Table:
+    """Every comparison, one line each (in a narrow console without its errors' figures)."""
+    wide = width >= WIDE
     table = Table(title="Every comparison", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("test id", "check", "abs err", "rel err", "atol/rtol", ""):
-        table.add_column(column, justify="right" if "err" in column else "left")
+    columns = ["test id", "check", "used"] + (["abs err", "rel err", "atol/rtol"] if wide else [])
+    for column in columns + [""]:
+        table.add_column(column, justify="right" if "err" in column or column == "used" else "left",
+                         overflow="fold")
     for r in records:
-        table.add_row(f"{r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device}", r.check,
-                      fmt(r.max_abs_err), fmt(r.max_rel_err), f"{r.atol:.0e}/{r.rtol:.0e}",
-                      "[green]ok[/]" if r.passed else "[bold red]FAIL[/]")
+        cells = [f"{r.backend}-{r.concept}-{r.case}-{r.dtype}-{r.device}", r.check, _used(r.ratio)]
+        if wide:
+            cells += [fmt(r.max_abs_err), fmt(r.max_rel_err), f"{r.atol:.0e}/{r.rtol:.0e}"]
+        table.add_row(*cells, _status(r.passed))
     return table
 
 
@@ -103,15 +127,31 @@ def closest_by_kind(records: list[Record]) -> dict[tuple[str, str], Record]:
     return worst
 
 
-def porting_table(results) -> Table:
+def porting_table(results, width: int = WIDE):
+    """The naive and the fixed port of each case with their errors: a table in a wide
+    console, in a narrow one a short paragraph per case (code wraps at spaces, names whole)."""
+    if width < WIDE:
+        return Group(*(_porting_paragraph(res) for res in results))
     table = Table(title="Porting cases: the naive port vs the fixed one, measured", title_justify="left",
                   show_lines=True)
     for column in ("concept / case", "naive port", "max abs err", "fixed port", "max abs err", ""):
-        table.add_column(column, justify="right" if "err" in column else "left",
-                         overflow="fold", max_width=40 if "port" in column else None)
+        table.add_column(column, justify="right" if "err" in column else "left", overflow="fold",
+                         no_wrap=column == "concept / case", max_width=40 if "port" in column else None)
     for res in results:
         table.add_row(f"{res.concept}\n{res.case.name}\n[dim]{res.case.check}, {res.case.dtype}[/]",
                       escape(f"{res.case.naive.backend}: {res.case.naive.code}"), fmt(res.naive.max_abs_err),
                       escape(f"{res.case.fixed.backend}: {res.case.fixed.code}"), fmt(res.fixed.max_abs_err),
-                      "[green]shown[/]" if res.shown else "[bold red]NOT SHOWN[/]")
+                      _shown(res))
     return table
+
+
+def _shown(res) -> str:
+    return "[green]shown[/]" if res.shown else "[bold red]NOT SHOWN[/]"
+
+
+def _porting_paragraph(res):
+    head = f"[bold]{res.concept} {res.case.name}[/] ({res.case.check}, {res.case.dtype}): {_shown(res)}"
+    lines = [Padding(f"{side} (max abs err {fmt(err.max_abs_err)}): {escape(f'{how.backend}: {how.code}')}",
+                     (0, 0, 0, 2))
+             for side, how, err in (("naive", res.case.naive, res.naive), ("fixed", res.case.fixed, res.fixed))]
+    return Group(head, *lines)
