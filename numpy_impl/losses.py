@@ -42,13 +42,8 @@ def _unreduce(dy, per_example_shape, reduction, dtype):
     return np.full(per_example_shape, dy / count, dtype=dtype)
 
 
-def _label_range(t):
-    return lambda: (int(t.min()), int(t.max()))
-
-
 def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, axis=axis, reduction=reduction, log_guard=log_guard,
-                                  label_range=_label_range(t))
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
     t = _targets(y, t, kind, axis)
     # from probabilities: the book's log(y + 1e-7) keeps log(0) = -inf out of the sum
     log_p = log_softmax(y, axis=axis) if from_logits else np.log(y + log_guard)
@@ -57,8 +52,7 @@ def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_gua
 
 def cross_entropy_backward(dy, y, t, *, from_logits=False, axis=-1, reduction="mean",
                            log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, axis=axis, reduction=reduction, log_guard=log_guard,
-                                  label_range=_label_range(t))
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
     t = _targets(y, t, kind, axis)
     per_example_shape = y.shape[:axis] + y.shape[axis + 1:]
     d_example = np.expand_dims(_unreduce(dy, per_example_shape, reduction, y.dtype), axis)
@@ -69,7 +63,7 @@ def cross_entropy_backward(dy, y, t, *, from_logits=False, axis=-1, reduction="m
 
 
 def binary_cross_entropy(y, t, *, from_logits=False, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    bce_spec.validate(y, t, reduction=reduction, log_guard=log_guard)
+    bce_spec.validate(y, t, from_logits=from_logits, reduction=reduction, log_guard=log_guard)
     t = t.astype(y.dtype)
     if from_logits:
         # -[t log s(x) + (1-t) log(1-s(x))] = log(1 + e^x) - x t, and
@@ -84,7 +78,7 @@ def binary_cross_entropy(y, t, *, from_logits=False, reduction="mean", log_guard
 
 def binary_cross_entropy_backward(dy, y, t, *, from_logits=False, reduction="mean",
                                   log_guard=BOOK_LOG_GUARD):
-    bce_spec.validate(y, t, reduction=reduction, log_guard=log_guard)
+    bce_spec.validate(y, t, from_logits=from_logits, reduction=reduction, log_guard=log_guard)
     t = t.astype(y.dtype)
     d_element = _unreduce(dy, y.shape, reduction, y.dtype)
     if from_logits:
@@ -102,13 +96,13 @@ def mean_squared_error_backward(dy, y, t):
 
 
 def softmax_with_loss(x, t):
-    swl_spec.validate(x, t, label_range=_label_range(t))
+    swl_spec.validate(x, t)
     return cross_entropy(x, t, from_logits=True, reduction="mean")
 
 
 def softmax_with_loss_backward(dy, x, t):
     """The fused backward of Softmax followed by cross-entropy: (y - t) / N."""
-    kind = swl_spec.validate(x, t, label_range=_label_range(t))
+    kind = swl_spec.validate(x, t)
     t = _targets(x, t, kind, -1)
     batch_size = x.size // x.shape[-1]
     return dy * (softmax(x) - t) / batch_size

@@ -25,10 +25,6 @@ def _unreduce(dy, n, reduction, dtype):
     return np.full(n, dy / (n if reduction == "mean" else 1), dtype=dtype)
 
 
-def _label_values(y):
-    return lambda: np.unique(y).tolist()
-
-
 def _unit(x):
     """x / max(||x||, floor) per row, and the norm; the floor keeps a zero row finite."""
     norm = np.sqrt(np.sum(x * x, axis=1, keepdims=True))
@@ -51,8 +47,7 @@ def _pair_distance(x1, x2, distance):
 
 
 def contrastive_loss(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean"):
-    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction,
-                              label_values=_label_values(y))
+    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction)
     y = y.astype(x1.dtype)
     d = _pair_distance(x1, x2, distance)
     # similar pairs (y = 1) pay for any distance, dissimilar ones only inside the margin
@@ -61,8 +56,7 @@ def contrastive_loss(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="
 
 
 def contrastive_loss_backward(dy, x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean"):
-    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction,
-                              label_values=_label_values(y))
+    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction)
     y = y.astype(x1.dtype)
     d = _pair_distance(x1, x2, distance)
     d_pair = _unreduce(dy, len(d), reduction, x1.dtype)

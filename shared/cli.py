@@ -239,7 +239,7 @@ class _ResultsTable(Table):
         super().add_row(*(cell for i, cell in enumerate(cells) if i not in self.drops), **options)
 
 
-def _results_table(console: Console, title: str, columns, left=("framework",)) -> Table:
+def _results_table(console: Console, title: str, columns, left=("framework",), whole=()) -> Table:
     """A table of results, one row per run. In a console narrower than report.WIDE the
     headers break at every space and hyphen, the frame thins and the seconds are left out,
     so that every figure stays whole at 80 columns; the `left` columns hold names."""
@@ -251,7 +251,8 @@ def _results_table(console: Console, title: str, columns, left=("framework",)) -
     for i, column in enumerate(columns):
         if i not in table.drops:
             header = re.sub(r"(?<=-)\s*|\s+", "\n", column) if narrow else column
-            table.add_column(header, justify="left" if column in left else "right", overflow="fold")
+            table.add_column(header, justify="left" if column in left else "right", overflow="fold",
+                             no_wrap=column in whole)
     return table
 
 
@@ -662,7 +663,8 @@ def _demo_parser(demo, name: str, help: str, run, *, steps: int, unit: str, lr: 
     """`rosetta demo <name>` with the options every demo takes; the caller adds its own."""
     p = demo.add_parser(name, help=help)
     p.add_argument("--steps", type=integer(1), default=steps, help=f"training steps of {unit} (default {steps})")
-    p.add_argument("--optimizer", choices=optimizers, default=optimizer, help=f"the optimizer step (default {optimizer})")
+    p.add_argument("--optimizer", choices=optimizers, default=optimizer,
+                   help=f"the optimizer step (default {optimizer})")
     p.add_argument("--lr", type=positive_number(), default=lr, help=f"learning rate (default {lr})")
     p.add_argument("--dtype", choices=dtypes, default="float32")
     p.add_argument("--backend", nargs="+", choices=backends.BACKEND_NAMES, help="only these frameworks")
@@ -680,6 +682,50 @@ def _group(sub, name: str, help: str):
     return p.add_subparsers(dest=name)
 
 
+def cmd_fuzz(args, console: Console) -> int:
+    from shared import fuzz
+    concepts = _concepts(args.concept)
+    found = fuzz.variants(concepts)
+    chosen = fuzz.draw(found, args.examples, args.seed)
+    names = [name for name in backends.BACKEND_NAMES if backends.installed(name)]
+    console.print(f"{len(chosen):,} of {len(found):,} variants (every class of every case of {len(concepts)} "
+                  f"concepts, float64 and float32), seed {args.seed}, in {', '.join(names)}")
+    results = []
+    progress = Progress(TextColumn("{task.description:<52}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=Console(stderr=True, emoji=False), transient=True)
+    with progress:
+        bar = progress.add_task("fuzz", total=len(chosen))
+        for variant in chosen:
+            progress.update(bar, description=variant.id[:52])
+            results.append(fuzz.run_variant(variant, names))
+            progress.advance(bar)
+    rows = fuzz.tally(results, names)
+    per_backend = fuzz.CHECKS[:3]
+    table = _results_table(console, "Outcomes per class: rejected by the validator or accepted alike in every "
+                           "backend, else a problem (per backend: " + "/".join(names) + ")",
+                           ("class", "variants", "rejected", "accepted", *per_backend, "disagreement", "policy"),
+                           left=("class",), whole=("class",))
+    for kind, row in rows.items():
+        table.add_row(kind, *(str(row[c]) for c in ("variants", "rejected", "accepted")),
+                      *("/".join(str(row[c][n]) for n in names) for c in per_backend),
+                      str(row["disagreement"]), str(row["policy"]))
+    console.print(table)
+    problems = [(r, p) for r in results for p in r.problems]
+    for result, (check, backend, detail) in problems[:args.show]:
+        console.print(Padding(f"[red]{check}[/] {backend} {escape(result.variant.id)}: {escape(detail)}",
+                              (0, 0, 0, 2)))
+    if len(problems) > args.show:
+        console.print(f"  ... and {len(problems) - args.show} more (--show N, or --json PATH for all)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"seed": args.seed, "variants": len(found),
+                                               "summary": rows, "results": [fuzz.to_json(r) for r in results]},
+                                              indent=1) + "\n")
+        console.print(f"wrote {len(results)} results to {args.json}")
+    verdict = "[bold green]no problem[/]" if not problems else f"[bold red]{len(problems)} problems[/]"
+    console.print(f"{len(results)} variants, {verdict}")
+    return 0 if not problems else 1
+
+
 def _print_help(parser) -> int:
     parser.print_help()
     return 0
@@ -692,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = arguments.Parser(prog="rosetta", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rosetta (dl-rosetta) {arguments.version()}")
     parser.set_defaults(run=lambda args, console: _print_help(parser), parser=parser)
-    sub = parser.add_subparsers(dest="command", metavar="{parity,porting,guide,show,list,demo,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{parity,porting,guide,fuzz,show,list,demo,bench}")
     p = sub.add_parser("parity", help="compare NumPy, PyTorch and TensorFlow on every case")
     p.add_argument("--concept", nargs="+", metavar="NAME", type=arguments.concept,
                    help="only these concepts (default: all)")
@@ -708,11 +754,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", type=output_file())
     p.set_defaults(run=cmd_porting)
     p = sub.add_parser("guide", help="run every porting case and write the porting guide (docs/porting-guide.md)")
-    p.add_argument("--out", metavar="PATH", type=output_file(), help="where to write it (default docs/porting-guide.md)")
+    p.add_argument("--out", metavar="PATH", type=output_file(),
+                   help="where to write it (default docs/porting-guide.md)")
     p.set_defaults(run=cmd_guide)
     p = sub.add_parser("show", help="a concept's math and its three implementations side by side")
     p.add_argument("name", metavar="NAME", type=arguments.concept, help="a concept, e.g. softmax (rosetta list)")
     p.set_defaults(run=cmd_show)
+    p = sub.add_parser("fuzz", help="bad and extreme inputs generated from every spec: one outcome in all backends")
+    p.add_argument("--examples", type=integer(1), help="how many variants, spread over every class of every "
+                   "concept (default: all, ~40,000)")
+    p.add_argument("--seed", type=integer(0), default=0, help="seed of the draw (default 0)")
+    p.add_argument("--concept", nargs="+", metavar="NAME", type=arguments.concept, help="only these concepts")
+    p.add_argument("--show", type=integer(0), default=20, help="problems to print (default 20)")
+    p.add_argument("--json", metavar="PATH", type=output_file(), help="write every variant's outcomes as JSON")
+    p.set_defaults(run=cmd_fuzz)
     p = sub.add_parser("list", help="the concepts and how many cases, oracles and porting cases each has")
     p.set_defaults(run=cmd_list)
     demo = _group(sub, "demo", "train a model in the three frameworks side by side")

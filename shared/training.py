@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import numbers
 import zlib
 from typing import Any
 
@@ -40,6 +41,62 @@ def init_opt_state(params, optimizer: str, opt_hyper: dict, names=None) -> dict:
     step's spec module (`shared.concepts.<optimizer>.init_state`)."""
     init_state = importlib.import_module(f"shared.concepts.{optimizer}").init_state
     return {name: init_state(np.asarray(params[name]), **opt_hyper) for name in (names or params)}
+
+
+def validate_step_state(concept: str, params, opt_state, hyper, trained=None) -> str:
+    """What a train step carries from step to step, checked before any layer runs: every
+    parameter (at any depth: a GAN's {"G", "D"}) a finite float32 or float64 array, all in
+    one dtype; one optimizer state per trained parameter (dotted paths in `trained`, all by
+    default), with the keys `init_state` gives, each array of its parameter's shape and
+    dtype, finite, and the accumulated squares (the optimizer spec's SQUARES) not negative.
+    Returns the dtype."""
+    from shared import checks
+    dtype = checks.require_tree(concept, "params", params)
+    spec = importlib.import_module(f"shared.concepts.{hyper['optimizer']}")
+    squares = getattr(spec, "SQUARES", ())
+    leaves = flatten(params)
+    trained = list(leaves) if trained is None else list(trained)
+    states = flatten_states(opt_state)
+    if not isinstance(opt_state, dict) or set(states) != set(trained):
+        got = sorted(states) if isinstance(opt_state, dict) else type(opt_state).__name__
+        raise ValueError(f"{concept}: opt_state must hold one {hyper['optimizer']} state per trained parameter "
+                         f"({len(trained)}: {', '.join(trained[:4])}{', ...' if len(trained) > 4 else ''}), got {got}")
+    for path in trained:
+        param, state, where = leaves[path], states[path], f"opt_state[{path!r}]"
+        expected = spec.init_state(np.zeros(checks.shape_of(param)), **hyper["opt"])
+        if not isinstance(state, dict) or set(state) != set(expected):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{concept}: {where} must be a {hyper['optimizer']} state with keys "
+                             f"{sorted(expected)}, got {got}")
+        for key, value in state.items():
+            name = f"{where}[{key!r}]"
+            if not isinstance(expected[key], np.ndarray):  # a step count
+                if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                    raise TypeError(f"{concept}: {name} must be the number of steps taken (an int >= 0), "
+                                    f"got {value!r}")
+                continue
+            checks.require_float(concept, name, value)
+            if checks.dtype_name(value) != dtype:
+                raise TypeError(f"{concept}: {name} is {checks.dtype_name(value)} but params are {dtype}: "
+                                "pass every floating-point array in one dtype")
+            checks.require_shape(concept, name, value, checks.shape_of(param), f"the shape of params[{path!r}]")
+            if key in squares:
+                checks.require_nonnegative_values(concept, name, value, "it accumulates squared gradients")
+    return dtype
+
+
+def flatten_states(opt_state) -> dict[str, Any]:
+    """{dotted parameter path: its optimizer state}: a state is the innermost dict whose
+    values are not all dicts (a GAN's {"G": {"W_fc": {"m", "v", "t"}}} -> "G.W_fc")."""
+    if not isinstance(opt_state, dict):
+        return {}
+    found = {}
+    for key, value in opt_state.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            found.update({f"{key}.{path}": state for path, state in flatten_states(value).items()})
+        else:
+            found[str(key)] = value
+    return found
 
 
 def error_inputs(case, change):

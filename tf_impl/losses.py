@@ -13,13 +13,6 @@ def one_hot(labels, num_classes, axis, dtype):
     return tf.one_hot(labels, num_classes, axis=axis, dtype=dtype)
 
 
-def _label_range(t):
-    # label values can only be read eagerly; inside tf.function the check is skipped
-    if not tf.executing_eagerly():
-        return None
-    return lambda: (int(tf.reduce_min(t)), int(tf.reduce_max(t)))
-
-
 def _reduce(per_example, reduction):
     if reduction == "mean":
         return tf.reduce_mean(per_example)
@@ -29,15 +22,14 @@ def _reduce(per_example, reduction):
 
 
 def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, axis=axis, reduction=reduction, log_guard=log_guard,
-                                  label_range=_label_range(t))
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
     t = one_hot(t, y.shape[axis], axis, y.dtype) if kind == "labels" else tf.cast(t, y.dtype)
     log_p = log_softmax(y, axis=axis) if from_logits else tf.math.log(y + log_guard)
     return _reduce(-tf.reduce_sum(t * log_p, axis=axis), reduction)
 
 
 def binary_cross_entropy(y, t, *, from_logits=False, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    bce_spec.validate(y, t, reduction=reduction, log_guard=log_guard)
+    bce_spec.validate(y, t, from_logits=from_logits, reduction=reduction, log_guard=log_guard)
     t = tf.cast(t, y.dtype)
     if from_logits:
         # m + log(e^-m + e^(x-m)), m = max(x, 0) without gradient: the tape then gives
@@ -55,5 +47,5 @@ def mean_squared_error(y, t):
 
 
 def softmax_with_loss(x, t):
-    swl_spec.validate(x, t, label_range=_label_range(t))
+    swl_spec.validate(x, t)
     return cross_entropy(x, t, from_logits=True)

@@ -1,5 +1,4 @@
 """Metric-learning losses 距離学習の損失 in TensorFlow from elementary ops, mirroring numpy_impl.metric."""
-import numpy as np
 import tensorflow as tf
 
 from shared.concepts import contrastive_loss as contrastive_spec
@@ -15,13 +14,6 @@ def _reduce(per_pair, reduction):
     return per_pair
 
 
-def _label_values(y):
-    # label values can only be read eagerly; inside tf.function the check is skipped
-    if not tf.executing_eagerly():
-        return None
-    return lambda: np.unique(y.numpy()).tolist()
-
-
 def _safe_sqrt(s):
     # tf.sqrt'(0) = inf, and inf * 0 = NaN in the chain rule: take the root of 1 where s = 0 and
     # select 0, so the gradient there is the subgradient 0 (the where's unselected branch gets 0)
@@ -35,8 +27,7 @@ def _unit(x):
 
 
 def contrastive_loss(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean"):
-    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction,
-                              label_values=_label_values(y))
+    contrastive_spec.validate(x1, x2, y, margin=margin, distance=distance, reduction=reduction)
     y = tf.cast(y, x1.dtype)
     if distance == "euclidean":
         d = _safe_sqrt(tf.reduce_sum((x1 - x2) ** 2, axis=1))

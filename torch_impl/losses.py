@@ -13,10 +13,6 @@ def one_hot(labels, num_classes, axis, dtype):
     return torch.movedim(torch.nn.functional.one_hot(labels, num_classes).to(dtype), -1, axis)
 
 
-def _label_range(t):
-    return lambda: (int(t.min()), int(t.max()))
-
-
 def _reduce(per_example, reduction):
     if reduction == "mean":
         return per_example.mean()
@@ -26,15 +22,14 @@ def _reduce(per_example, reduction):
 
 
 def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, axis=axis, reduction=reduction, log_guard=log_guard,
-                                  label_range=_label_range(t))
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
     t = one_hot(t, y.shape[axis], axis, y.dtype) if kind == "labels" else t.to(y.dtype)
     log_p = log_softmax(y, axis=axis) if from_logits else torch.log(y + log_guard)
     return _reduce(-(t * log_p).sum(dim=axis), reduction)
 
 
 def binary_cross_entropy(y, t, *, from_logits=False, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    bce_spec.validate(y, t, reduction=reduction, log_guard=log_guard)
+    bce_spec.validate(y, t, from_logits=from_logits, reduction=reduction, log_guard=log_guard)
     t = t.to(y.dtype)
     if from_logits:
         # m + log(e^-m + e^(x-m)), m = max(x, 0) detached: autograd then gives exactly
@@ -52,5 +47,5 @@ def mean_squared_error(y, t):
 
 
 def softmax_with_loss(x, t):
-    swl_spec.validate(x, t, label_range=_label_range(t))
+    swl_spec.validate(x, t)
     return cross_entropy(x, t, from_logits=True)

@@ -168,9 +168,8 @@ def validate_params(params, config, concept="bit"):
         extra = sorted(got - set(shapes))
         raise ValueError(f"{concept}: params must hold exactly the {len(shapes)} canonical arrays of this config; "
                          f"missing {missing}, extra {extra}")
-    for name, shape in shapes.items():
-        checks.require_float(concept, f"params[{name!r}]", params[name])
-        checks.require_shape(concept, f"params[{name!r}]", params[name], shape, "the config's shape")
+    checks.require_tree(concept, "params", params)
+    checks.require_shapes(concept, "params", params, shapes, "the config's shape")
 
 
 def validate_images(x, concept="bit"):
@@ -188,3 +187,4 @@ def validate_features(x, params, config, concept="bit_features"):
     validate_config(config, concept)
     validate_images(x, concept)
     validate_params(params, config, concept)
+    checks.require_same_dtype(concept, x=x, **{"params['root/conv']": params["root/conv"]})

@@ -91,12 +91,14 @@ def _geometry(concept, size, kernel, stride, padding, dilation):
 def _require_image(concept, arg, x):
     checks.require_float(concept, arg, x)
     checks.require_rank(concept, arg, x, (4,), " ([N, C, H, W], the canonical NCHW layout)")
+    checks.require_nonempty(concept, arg, x)
 
 
 def validate_conv2d(concept, x, w, b, *, stride, padding, dilation, groups) -> Geometry:
     _require_image(concept, "x", x)
-    checks.require_float(concept, "w", w)
+    checks.require_floats(concept, optional=("b",), x=x, w=w, b=b)
     checks.require_rank(concept, "w", w, (4,), " ([out, in / groups, kh, kw], the canonical OIHW layout)")
+    checks.require_nonempty(concept, "w", w, "a convolution needs at least one filter of at least one weight")
     _, c, h, width = checks.shape_of(x)
     o, per_group, kh, kw = checks.shape_of(w)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
@@ -109,7 +111,6 @@ def validate_conv2d(concept, x, w, b, *, stride, padding, dilation, groups) -> G
                          f"in {groups} group(s), so w must be [{o}, {c // groups}, kh, kw] (OIHW), "
                          f"got {checks.shape_of(w)}")
     if b is not None:
-        checks.require_float(concept, "b", b)
         checks.require_shape(concept, "b", b, (o,), "one bias per output channel")
     return _geometry(concept, (h, width), (kh, kw), stride, padding, dilation)
 
@@ -122,6 +123,7 @@ def validate_im2col(concept, x, kernel, *, stride, padding, dilation) -> Geometr
 
 def validate_col2im(concept, col, x_shape, kernel, *, stride, padding, dilation) -> Geometry:
     checks.require_float(concept, "col", col)
+    checks.require_nonempty(concept, "col", col)
     if (not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4
             or not all(isinstance(d, numbers.Integral) and d >= 1 for d in x_shape)):
         raise ValueError(f"{concept}: x_shape must be the image shape (N, C, H, W), got {x_shape!r}")
@@ -182,15 +184,15 @@ def transpose_crops(concept, padding, output_padding, size, kernel, stride):
 
 def validate_conv_transpose2d(concept, x, w, b, *, stride, padding, output_padding):
     _require_image(concept, "x", x)
-    checks.require_float(concept, "w", w)
+    checks.require_floats(concept, optional=("b",), x=x, w=w, b=b)
     checks.require_rank(concept, "w", w, (4,), " ([in, out, kh, kw], torch's ConvTranspose2d layout)")
+    checks.require_nonempty(concept, "w", w, "a transposed convolution needs at least one weight")
     _, c, h, width = checks.shape_of(x)
     i, o, kh, kw = checks.shape_of(w)
     if i != c:
         raise ValueError(f"{concept}: w must be [in, out, kh, kw] with in = {c}, the channels of x, "
                          f"got {checks.shape_of(w)}")
     if b is not None:
-        checks.require_float(concept, "b", b)
         checks.require_shape(concept, "b", b, (o,), "one bias per output channel")
     stride = pair(concept, "stride", stride)
     crops = transpose_crops(concept, padding, output_padding, (h, width), (kh, kw), stride)
@@ -224,8 +226,8 @@ def conv2d_flops(x_shape, w_shape, out_hw) -> int:
 def validate_separable(concept, x, w_depth, w_point, b):
     _require_image(concept, "x", x)
     channels = checks.shape_of(x)[1]
+    checks.require_floats(concept, optional=("b",), x=x, w_depth=w_depth, w_point=w_point, b=b)
     for arg, a in (("w_depth", w_depth), ("w_point", w_point)):
-        checks.require_float(concept, arg, a)
         checks.require_rank(concept, arg, a, (4,), " (OIHW)")
     depth, one = checks.shape_of(w_depth)[:2]
     if one != 1 or depth % channels:
@@ -236,7 +238,6 @@ def validate_separable(concept, x, w_depth, w_point, b):
         raise ValueError(f"{concept}: w_point must be [O, {depth}, 1, 1], a 1x1 conv over the depthwise "
                          f"outputs, got {checks.shape_of(w_point)}")
     if b is not None:
-        checks.require_float(concept, "b", b)
         checks.require_shape(concept, "b", b, (o,), "one bias per output channel")
 
 

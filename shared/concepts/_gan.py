@@ -86,8 +86,10 @@ def _require(concept, arg, a, shape, why):
 
 def validate_generator(z, W_fc, b_fc, W_t1, gamma1, beta1, W_t2, b_t2, *, bn_eps):
     concept = "gan_generator"
-    checks.require_float(concept, "z", z)
+    checks.require_floats(concept, z=z, W_fc=W_fc, b_fc=b_fc, W_t1=W_t1, gamma1=gamma1, beta1=beta1, W_t2=W_t2,
+                          b_t2=b_t2)
     checks.require_rank(concept, "z", z, (2,), " ([N, Z], one noise vector per image)")
+    checks.require_nonempty(concept, "z", z)
     checks.require_float(concept, "W_t1", W_t1)
     checks.require_rank(concept, "W_t1", W_t1, (4,), " ([C1, C2, 4, 4], IOHW)")
     c1, c2 = checks.shape_of(W_t1)[:2]
@@ -105,11 +107,12 @@ def validate_generator(z, W_fc, b_fc, W_t1, gamma1, beta1, W_t2, b_t2, *, bn_eps
 
 def validate_discriminator(x, W_c1, b_c1, W_c2, b_c2, W_fc, b_fc, *, negative_slope):
     concept = "gan_discriminator"
-    checks.require_float(concept, "x", x)
+    checks.require_floats(concept, x=x, W_c1=W_c1, b_c1=b_c1, W_c2=W_c2, b_c2=b_c2, W_fc=W_fc, b_fc=b_fc)
     shape = checks.shape_of(x)
     if len(shape) != 4 or shape[1:] != IMAGE:
         raise ValueError(f"{concept}: x must be images [N, 1, 8, 8] (NCHW; the digits' 64 pixels "
                          f"reshaped, scaled to [-1, 1]), got shape {shape}")
+    checks.require_nonempty(concept, "x", x)
     checks.require_float(concept, "W_c1", W_c1)
     checks.require_rank(concept, "W_c1", W_c1, (4,), " ([F1, 1, 4, 4], OIHW)")
     f1 = checks.shape_of(W_c1)[0]

@@ -11,8 +11,8 @@ REDUCTIONS = ("mean", "sum", "none")
 def validate_embeddings(concept, arrays, *, margin, reduction):
     """`arrays` is ((name, array), ...): float embeddings [N, D], all of the first one's shape."""
     (first, x), *rest = arrays
+    checks.require_floats(concept, **dict(arrays))
     for name, value in arrays:
-        checks.require_float(concept, name, value)
         checks.require_rank(concept, name, value, (2,), " (a batch of embeddings [N, D])")
     checks.require_nonempty(concept, first, x)
     shape = checks.shape_of(x)

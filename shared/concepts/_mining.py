@@ -56,9 +56,7 @@ def validate(concept: str, embeddings, labels, *, margin, distance, strategy="ba
     checks.require_float(concept, "embeddings", embeddings)
     checks.require_rank(concept, "embeddings", embeddings, (2,), " ([B, D], one embedding per row)")
     checks.require_nonempty(concept, "embeddings", embeddings)
-    label_dtype = checks.dtype_name(labels)
-    if label_dtype not in checks.INT_DTYPES:
-        raise TypeError(f"{concept}: labels must be integers, got dtype {label_dtype}")
+    checks.require_integer(concept, "labels", labels)  # any values: only equality matters
     batch = checks.shape_of(embeddings)[0]
     checks.require_shape(concept, "labels", labels, (batch,), "one label per embedding row")
     checks.require_nonnegative(concept, "margin", margin)

@@ -13,11 +13,13 @@ from shared import checks, lazy
 from shared.spec import Case, ErrorCase
 
 
-def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **decay_rates):
-    """param, grad and each state array share one shape; `decay_rates` are the
-    hyper-parameters that must lie in [0, 1) (momentum, betas, rho)."""
-    checks.require_float(concept, "param", param)
-    checks.require_float(concept, "grad", grad)
+def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, squares: tuple[str, ...] = (),
+             **decay_rates):
+    """param, grad and each state array share one shape and dtype; the state arrays named
+    in `squares` are sums or averages of squared gradients and may not be negative (their
+    square root would be a silent NaN); `decay_rates` are the hyper-parameters that must
+    lie in [0, 1) (momentum, betas, rho)."""
+    checks.require_floats(concept, param=param, grad=grad)
     shape = checks.shape_of(param)
     checks.require_shape(concept, "grad", grad, shape, "param's shape")
     if not isinstance(state, dict) or set(state) != set(keys):
@@ -31,7 +33,11 @@ def validate(concept: str, param, grad, state, keys: tuple[str, ...], *, lr, **d
                 raise TypeError(f"{concept}: state['t'] must be the number of steps taken (an int >= 0), got {t!r}")
             continue
         checks.require_float(concept, f"state['{key}']", state[key])
+        checks.require_same_dtype(concept, param=param, **{f"state['{key}']": state[key]})
         checks.require_shape(concept, f"state['{key}']", state[key], shape, "param's shape")
+        if key in squares:
+            checks.require_nonnegative_values(concept, f"state['{key}']", state[key],
+                                              "it accumulates squared gradients")
     checks.require_nonnegative(concept, "lr", lr)
     for name, value in decay_rates.items():
         checks.require_number_in(concept, name, value, 0.0, 1.0, hi_open=True)

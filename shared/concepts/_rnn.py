@@ -47,8 +47,7 @@ GRU_GATES = ("r", "z", "n")
 def _validate(concept, x, states, Wx, Wh, biases):
     """(N, T, D, H) after checking every shape against x and Wh."""
     gates = GATES[concept]
-    for name, a in {"x": x, **states, "Wx": Wx, "Wh": Wh, **biases}.items():
-        checks.require_float(concept, name, a)
+    checks.require_floats(concept, x=x, **states, Wx=Wx, Wh=Wh, **biases)
     checks.require_rank(concept, "x", x, (3,), " [N, T, D]")
     n, t, d = checks.shape_of(x)
     if t == 0 or n == 0:
@@ -266,8 +265,7 @@ def validate_output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
             raise TypeError(f"{concept}: teacher must be an array [N, T, K] of the true outputs, or None; "
                             f"got {type(teacher).__name__}")
         arrays["teacher"] = teacher
-    for name, a in arrays.items():
-        checks.require_float(concept, name, a)
+    checks.require_floats(concept, **arrays)
     checks.require_rank(concept, "x", x, (3,), " [N, T, D]")
     n, t, d = checks.shape_of(x)
     if t == 0 or n == 0:

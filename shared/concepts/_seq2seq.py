@@ -67,21 +67,30 @@ def validate(concept: str, params, x, y_in, coins, cell: str):
     if not isinstance(params, dict) or set(params) != set(expected):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"{concept}: params for cell={cell!r} must be {expected}, got {got}")
+    checks.require_tree(concept, "params", params)
+    checks.require_rank(concept, "params['enc_embed']", params["enc_embed"], (2,), " [V, E]")
+    checks.require_rank(concept, "params['W']", params["W"], (2,), " [H, V]")
     vocab, embed = checks.shape_of(params["enc_embed"])
     hidden = checks.shape_of(params["W"])[0]
     gates = GATES[cell]
     for side in ("enc", "dec"):
-        checks.require_shape(concept, f"{side}_embed", params[f"{side}_embed"], (vocab, embed), "[V, E]")
-        checks.require_shape(concept, f"{side}_Wx", params[f"{side}_Wx"], (embed, gates * hidden), "[E, G*H]")
-        checks.require_shape(concept, f"{side}_Wh", params[f"{side}_Wh"], (hidden, gates * hidden), "[H, G*H]")
-    checks.require_shape(concept, "W", params["W"], (hidden, vocab), "[H, V]")
+        for name, shape, what in (("embed", (vocab, embed), "[V, E]"), ("Wx", (embed, gates * hidden), "[E, G*H]"),
+                                  ("Wh", (hidden, gates * hidden), "[H, G*H]"),
+                                  *((b, (gates * hidden,), "[G*H]") for b in bias_names(cell))):
+            key = f"{side}_{name}"
+            checks.require_shape(concept, f"params[{key!r}]", params[key], shape, what)
+    checks.require_shape(concept, "params['W']", params["W"], (hidden, vocab), "[H, V]")
+    checks.require_shape(concept, "params['b']", params["b"], (vocab,), "[V]")
     for name, tokens in (("x", x), ("y_in", y_in)):
-        if checks.dtype_name(tokens) not in checks.INT_DTYPES:
-            raise TypeError(f"{concept}: {name} must hold integer token ids, got dtype {checks.dtype_name(tokens)}")
+        checks.require_labels(concept, name, tokens, vocab, "token ids", "tokens in the vocabulary")
         checks.require_rank(concept, name, tokens, (2,), " [N, T]")
     n, tx = checks.shape_of(x)
     ty = checks.shape_of(y_in)[1]
+    if n == 0 or tx == 0 or ty == 0:
+        raise ValueError(f"{concept}: x and y_in need at least one sequence and one step, "
+                         f"got shapes {(n, tx)} and {checks.shape_of(y_in)}")
     checks.require_shape(concept, "y_in", y_in, (n, ty), f"[N, Ty] with N = {n} from x")
+    checks.require_array(concept, "coins", coins)
     checks.require_shape(concept, "coins", coins, (n, ty), "one coin per decoder step: True = the ground truth")
     if checks.dtype_name(coins) != "bool":
         raise TypeError(f"{concept}: coins must be booleans (True = feed the ground truth), "

@@ -12,8 +12,11 @@ def init_state(param, **hyper):
     return {"h": np.zeros_like(param)}
 
 
+SQUARES = ("h",)  # the sum of squared gradients: never negative
+
+
 def validate(param, grad, state, *, lr, eps, eps_inside_sqrt):
-    opt.validate("adagrad_step", param, grad, state, ("h",), lr=lr)
+    opt.validate("adagrad_step", param, grad, state, ("h",), lr=lr, squares=SQUARES)
     checks.require_nonnegative("adagrad_step", "eps", eps)
     checks.require_bool("adagrad_step", "eps_inside_sqrt", eps_inside_sqrt)
 

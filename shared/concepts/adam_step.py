@@ -12,8 +12,11 @@ def init_state(param, **hyper):
     return {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0}
 
 
+SQUARES = ("v",)  # the running average of squared gradients: never negative
+
+
 def validate_adam(concept, param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
-    opt.validate(concept, param, grad, state, ("m", "v", "t"), lr=lr, beta1=beta1, beta2=beta2)
+    opt.validate(concept, param, grad, state, ("m", "v", "t"), lr=lr, squares=SQUARES, beta1=beta1, beta2=beta2)
     checks.require_nonnegative(concept, "eps", eps)
     checks.require_nonnegative(concept, "weight_decay", weight_decay)
 

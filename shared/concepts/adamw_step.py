@@ -1,6 +1,7 @@
 """adamw_step: Adam with decoupled weight decay (Loshchilov & Hutter)."""
 from shared import lazy
 from shared.concepts import _optimizers as opt
+from shared.concepts.adam_step import SQUARES  # noqa: F401 (read by shared.training.validate_step_state)
 from shared.concepts.adam_step import (adam_state_from_torch, adam_update, init_state, keras_adam_options,
                                        keras_adam_slots, torch_adam_state, validate_adam)
 from shared.spec import Concept, Oracle, PortingCase, Side

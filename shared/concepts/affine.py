@@ -8,9 +8,9 @@ from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
 def validate(x, W, b):
-    for arg, a in (("x", x), ("W", W)) + ((("b", b),) if b is not None else ()):
-        checks.require_float("affine", arg, a)
+    checks.require_floats("affine", optional=("b",), x=x, W=W, b=b)
     checks.require_min_rank("affine", "x", x, 2)
+    checks.require_nonempty("affine", "x", x)
     checks.require_rank("affine", "W", W, (2,), " ([in, out], the canonical layout)")
     in_features = math.prod(checks.shape_of(x)[1:])
     if checks.shape_of(W)[0] != in_features:

@@ -21,12 +21,13 @@ def reduce_axes(ndim: int) -> tuple[int, ...]:
 
 def validate_statistics_input(concept, x, running_mean, running_var, *, training):
     """The checks batch_norm and batch_norm_running_stats share; returns the reduce axes."""
-    checks.require_float(concept, "x", x)
+    checks.require_floats(concept, x=x, running_mean=running_mean, running_var=running_var)
     checks.require_rank(concept, "x", x, (2, 4), " ([N, C] or [N, C, H, W])")
+    checks.require_nonempty(concept, "x", x)
     channels = checks.shape_of(x)[1]
     for arg, a in (("running_mean", running_mean), ("running_var", running_var)):
-        checks.require_float(concept, arg, a)
         checks.require_shape(concept, arg, a, (channels,), "one value per channel of x")
+    checks.require_nonnegative_values(concept, "running_var", running_var, "it is a variance")
     checks.require_bool(concept, "training", training)
     axes = reduce_axes(len(checks.shape_of(x)))
     per_channel = math.prod(checks.shape_of(x)[a] for a in axes)
@@ -39,8 +40,8 @@ def validate_statistics_input(concept, x, running_mean, running_var, *, training
 def validate(x, gamma, beta, running_mean, running_var, *, training, eps):
     axes = validate_statistics_input("batch_norm", x, running_mean, running_var, training=training)
     channels = checks.shape_of(x)[1]
+    checks.require_floats("batch_norm", x=x, gamma=gamma, beta=beta)
     for arg, a in (("gamma", gamma), ("beta", beta)):
-        checks.require_float("batch_norm", arg, a)
         checks.require_shape("batch_norm", arg, a, (channels,), "one value per channel of x")
     checks.require_nonnegative("batch_norm", "eps", eps)
     return axes

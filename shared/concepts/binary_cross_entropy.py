@@ -8,15 +8,22 @@ from shared.concepts.cross_entropy import BOOK_LOG_GUARD, REDUCTIONS, reduce_tf
 from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
 
 
-def validate(y, t, *, reduction="mean", log_guard=BOOK_LOG_GUARD):
+def validate(y, t, *, from_logits=False, reduction="mean", log_guard=BOOK_LOG_GUARD):
     concept = "binary_cross_entropy"
     checks.require_float(concept, "y", y)
     checks.require_nonempty(concept, "y", y)
     checks.require_choice(concept, "reduction", reduction, REDUCTIONS)
+    checks.require_array(concept, "t", t)
     if checks.shape_of(t) != checks.shape_of(y):
         raise ValueError(f"{concept}: t must have y's shape {checks.shape_of(y)}, "
                          f"got shape {checks.shape_of(t)}")
+    if checks.dtype_name(t) not in checks.INT_DTYPES:  # 0/1 integer targets are fine too
+        checks.require_floats(concept, y=y, t=t)
+    checks.require_probabilities(concept, "t", t, "targets are probabilities")
     checks.require_nonnegative(concept, "log_guard", log_guard)
+    checks.require_bool(concept, "from_logits", from_logits)
+    if not from_logits:
+        checks.require_probabilities(concept, "y", y, "pass from_logits=True for logits")
 
 
 def _probs(rng):

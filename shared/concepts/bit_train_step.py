@@ -99,11 +99,10 @@ def validate_model(params, batch, hyper):
     if not isinstance(batch, dict) or set(batch) != set(BATCH_KEYS):
         got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(f"{concept}: batch must be a dict with keys {BATCH_KEYS} (images and labels), got {got}")
-    _bit.validate_images(batch["x"], concept)
     _bit.validate_params(params, config, concept)
-    dtype = checks.dtype_name(batch["t"])
-    if dtype not in checks.INT_DTYPES:
-        raise TypeError(f"{concept}: batch['t'] must be integers (class labels), got dtype {dtype}")
+    dtype = checks.dtype_name(params["root/conv"])
+    checks.require_batch(concept, dtype, {"batch['x']": batch["x"]}, {"batch['t']": batch["t"]}, config["classes"])
+    _bit.validate_images(batch["x"], concept)
     checks.require_shape(concept, "batch['t']", batch["t"], checks.shape_of(batch["x"])[:1], "one label per image")
 
 
@@ -119,6 +118,7 @@ def validate(params, opt_state, batch, hyper):
         shown = trained if len(trained) <= 4 else f"all {len(trained)} parameters"
         raise ValueError(f"{concept}: with train={hyper['train']!r} opt_state must hold one state per trained "
                          f"parameter ({shown}), got {got if len(got) <= 4 else f'{len(got)} keys'}")
+    training.validate_step_state(concept, params, opt_state, hyper, trained)
 
 
 def make_batch(rng, config, batch_size, hw):
@@ -183,7 +183,7 @@ CONCEPT = Concept(
                   ValueError, r"bit_train_step: hyper must be a dict with keys \('config', 'train', 'optimizer', "
                               r"'opt'\), got \['config', 'mode', 'opt', 'optimizer'\]"),
         ErrorCase("float-labels", _bad(lambda i: i["batch"].update(t=i["batch"]["t"].astype(np.float64))),
-                  TypeError, r"bit_train_step: batch\['t'\] must be integers \(class labels\), got dtype float64"),
+                  TypeError, r"bit_train_step: batch\['t'\] must be integer class labels, got dtype float64"),
         ErrorCase("head-opt-state-for-all", _bad(lambda i: i.update(opt_state={k: v for k, v in i["opt_state"].items()
                                                                              if k in HEAD})),
                   ValueError, r"bit_train_step: with train='all' opt_state must hold one state per trained "

@@ -14,8 +14,7 @@ def validate(grads, *, max_norm, eps=0.0):
     concept = "clip_by_global_norm"
     if not isinstance(grads, dict) or not grads:
         raise ValueError(f"{concept}: grads must be a non-empty dict name -> gradient, got {type(grads).__name__}")
-    for name, g in grads.items():
-        checks.require_float(concept, f"grads[{name!r}]", g)
+    checks.require_floats(concept, **{f"grads[{name!r}]": g for name, g in grads.items()})
     if not isinstance(max_norm, (int, float)) or isinstance(max_norm, bool) or not max_norm > 0:
         raise ValueError(f"{concept}: max_norm must be a number > 0, got {max_norm!r}")
     checks.require_nonnegative(concept, "eps", eps)

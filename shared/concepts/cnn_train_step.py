@@ -90,12 +90,19 @@ def validate(params, opt_state, batch, hyper):
     if set(params) != set(PARAM_NAMES):
         missing, extra = sorted(set(PARAM_NAMES) - set(params)), sorted(set(params) - set(PARAM_NAMES))
         raise ValueError(f"{concept}: params must be {PARAM_NAMES}; missing {missing}, extra {extra}")
-    if set(opt_state) != set(PARAM_NAMES):
-        raise ValueError(f"{concept}: opt_state must hold one state per parameter {PARAM_NAMES}, "
-                         f"got {sorted(opt_state)}")
+    dtype = training.validate_step_state(concept, params, opt_state, hyper)
     checks.require_rank(concept, "W1", params["W1"], (4,), " ([filters, channels, k, k], the canonical OIHW layout)")
+    filters, channels, kernel, width = checks.shape_of(params["W1"])
+    if width != kernel:
+        raise ValueError(f"{concept}: W1's filters must be square (k x k), got shape {checks.shape_of(params['W1'])}")
+    for name in ("W2", "W3"):
+        checks.require_rank(concept, name, params[name], (2,), " ([in, out])")
+    if not isinstance(batch, dict) or set(batch) != {"x", "t"}:
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{concept}: batch must be a dict with keys ['t', 'x'], got {got}")
     x = batch["x"]
-    channels = checks.shape_of(params["W1"])[1]
+    classes = checks.shape_of(params["W3"])[1]
+    checks.require_batch(concept, dtype, {"batch['x']": x}, {"batch['t']": batch["t"]}, classes)
     shape = checks.shape_of(x)
     if len(shape) != 4 or shape[1] != channels:
         raise ValueError(f"{concept}: batch['x'] must be images [N, {channels}, H, W] (NCHW; the digits' "
@@ -106,6 +113,10 @@ def validate(params, opt_state, batch, hyper):
     if min(fmap) < 1 or checks.shape_of(params["W2"])[0] != rows:
         raise ValueError(f"{concept}: W2 must have {rows} rows, one per value of the pooled feature map "
                          f"{fmap} flattened in (C, H, W) order, got W2 of shape {checks.shape_of(params['W2'])}")
+    hidden = checks.shape_of(params["W2"])[1]
+    checks.require_shapes(concept, "params", params, {
+        "b1": (filters,), "W3": (hidden, classes), "b2": (hidden,), "b3": (classes,)},
+        f"{filters} filters, {hidden} hidden units and {classes} classes from W1, W2 and W3")
 
 
 def _case(optimizer, opt_hyper, seed=401, steps=10, batch_size=32):
@@ -154,7 +165,7 @@ CONCEPT = Concept(
         ErrorCase("missing-parameter", _bad(lambda i: i["params"].pop("b2")), ValueError,
                   r"cnn_train_step: params must be .*; missing \['b2'\], extra \[\]"),
         ErrorCase("opt-state-keys", _bad(lambda i: i["opt_state"].pop("W1")), ValueError,
-                  r"cnn_train_step: opt_state must hold one state per parameter"),
+                  r"cnn_train_step: opt_state must hold one \w+ state per trained parameter"),
         ErrorCase("flat-images", _bad(lambda i: i["batch"].update(x=i["batch"]["x"].reshape(32, 64))), ValueError,
                   r"cnn_train_step: batch\['x'\] must be images \[N, 1, H, W\] \(NCHW; .*got shape \(32, 64\)"),
         ErrorCase("image-size", _bad(lambda i: i["batch"].update(x=np.zeros((32, 1, 10, 10)))), ValueError,

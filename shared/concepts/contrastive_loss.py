@@ -14,17 +14,17 @@ DISTANCES = ("euclidean", "cosine")
 COSINE_NORM_FLOOR = 1e-8
 
 
-def validate(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean", label_values=None):
-    """`label_values()` gives the distinct values of y; the caller computes them in its own
-    framework (TF only eagerly, as values cannot be read inside tf.function)."""
+def validate(x1, x2, y, *, margin=1.0, distance="euclidean", reduction="mean"):
     concept = "contrastive_loss"
     _metric.validate_embeddings(concept, (("x1", x1), ("x2", x2)), margin=margin, reduction=reduction)
     checks.require_choice(concept, "distance", distance, DISTANCES)
+    checks.require_array(concept, "y", y)
     checks.require_shape(concept, "y", y, checks.shape_of(x1)[:1], "one label per pair")
     if checks.dtype_name(y) not in checks.FLOAT_DTYPES + checks.INT_DTYPES:
         raise TypeError(f"{concept}: y must be 0/1 labels of float or integer dtype, got dtype {checks.dtype_name(y)}")
-    if label_values is not None:
-        bad = [v for v in label_values() if v not in (0, 1)]
+    values = checks.values(y)
+    if values is not None:
+        bad = [v for v in np.unique(values).tolist() if v not in (0, 1)]
         if bad:
             raise ValueError(f"{concept}: y must hold only 1 (similar pair) and 0 (dissimilar pair), "
                              f"got {bad[0]:g}")

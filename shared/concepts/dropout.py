@@ -5,16 +5,11 @@ from shared import checks, lazy
 from shared.spec import Case, Concept, ErrorCase, PortingCase, Side
 
 
-def validate(x, mask, *, p, mask_values=None):
-    """`mask_values()` gives the distinct values of the mask; the caller computes them in
-    its own framework (TF can only read them eagerly)."""
-    checks.require_float("dropout", "x", x)
+def validate(x, mask, *, p):
+    checks.require_floats("dropout", x=x, mask=mask)
     checks.require_shape("dropout", "mask", mask, checks.shape_of(x), "one keep/drop decision per unit of x")
     checks.require_number_in("dropout", "p", p, 0.0, 1.0, hi_open=True)
-    if mask_values is not None:
-        bad = sorted(set(float(v) for v in mask_values()) - {0.0, 1.0})
-        if bad:
-            raise ValueError(f"dropout: mask must hold only 0 (drop) and 1 (keep), found {bad[0]!r}")
+    checks.require_values_in("dropout", "mask", mask, (0.0, 1.0), "0 (drop) and 1 (keep)")
 
 
 def mask_for(rng, shape, p):

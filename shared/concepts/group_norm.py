@@ -17,8 +17,9 @@ DEFAULT_EPS = 1e-5
 
 def validate(x, gamma, beta, *, groups, eps):
     """Returns (N, C, H, W)."""
-    checks.require_float("group_norm", "x", x)
+    checks.require_floats("group_norm", x=x, gamma=gamma, beta=beta)
     checks.require_rank("group_norm", "x", x, (4,), " ([N, C, H, W])")
+    checks.require_nonempty("group_norm", "x", x)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"group_norm: groups must be an int >= 1, got {groups!r}")
     shape = checks.shape_of(x)
@@ -27,7 +28,6 @@ def validate(x, gamma, beta, *, groups, eps):
         raise ValueError(f"group_norm: the channels of x (C = {channels}) must be divisible by "
                          f"groups = {groups}, got x of shape {shape}")
     for arg, a in (("gamma", gamma), ("beta", beta)):
-        checks.require_float("group_norm", arg, a)
         checks.require_shape("group_norm", arg, a, (channels,), "one value per channel of x")
     checks.require_nonnegative("group_norm", "eps", eps)
     return shape

@@ -9,8 +9,7 @@ BOOK_T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0], dtype=float)
 
 def validate(y, t):
     concept = "mean_squared_error"
-    checks.require_float(concept, "y", y)
-    checks.require_float(concept, "t", t)
+    checks.require_floats(concept, y=y, t=t)
     checks.require_nonempty(concept, "y", y)
     if checks.shape_of(t) != checks.shape_of(y):
         raise ValueError(f"{concept}: t must have y's shape {checks.shape_of(y)}, "

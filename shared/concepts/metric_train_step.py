@@ -110,10 +110,8 @@ def make_batch(rng, x, t, batch_size, loss, per_class=4) -> dict:
     return {"x": x[index], "labels": t[index].astype(np.int64)}
 
 
-def _require_int_labels(arg, value, what):
-    dtype = checks.dtype_name(value)
-    if dtype not in checks.INT_DTYPES:
-        raise TypeError(f"{CONCEPT_NAME}: batch[{arg!r}] must be integers ({what}), got dtype {dtype}")
+def _keys(batch):
+    return sorted(batch) if isinstance(batch, dict) else type(batch).__name__
 
 
 def _require_inputs(arg, x, rows):
@@ -138,23 +136,31 @@ def validate_model(params, batch, hyper):
         raise ValueError(f"{concept}: with normalize={hyper['normalize']} params must be {names} (b2 only with "
                          f"the normalisation: distances ignore a shift of every embedding); "
                          f"missing {missing}, extra {extra}")
-    rows = checks.shape_of(params["W1"])[0]
+    dtype = checks.require_tree(concept, "params", params)
+    for name in ("W1", "W2"):
+        checks.require_rank(concept, f"params[{name!r}]", params[name], (2,), " ([in, out])")
+    rows, hidden = checks.shape_of(params["W1"])
+    embedding = checks.shape_of(params["W2"])[1]
+    checks.require_shapes(concept, "params", params, {"b1": (hidden,), "W2": (hidden, embedding), **(
+        {"b2": (embedding,)} if "b2" in params else {})}, f"H = {hidden} from W1, E = {embedding} from W2")
     if hyper["loss"] == "contrastive":
-        if set(batch) != set(PAIR_KEYS):
+        if not isinstance(batch, dict) or set(batch) != set(PAIR_KEYS):
             raise ValueError(f"{concept}: a contrastive batch must be a dict with keys {PAIR_KEYS} (the Siamese "
-                             f"pair x1, x2 and y = 1 for the same digit), got {sorted(batch)}")
+                             f"pair x1, x2 and y = 1 for the same digit), got {_keys(batch)}")
+        checks.require_batch(concept, dtype, {"batch['x1']": batch["x1"], "batch['x2']": batch["x2"]},
+                             {"batch['y']": batch["y"]}, 2, "pair labels (1 = same digit, 0 = different)")
         _require_inputs("x1", batch["x1"], rows)
         checks.require_shape(concept, "batch['x2']", batch["x2"], checks.shape_of(batch["x1"]), "x1's shape")
         checks.require_shape(concept, "batch['y']", batch["y"], checks.shape_of(batch["x1"])[:1], "one label per pair")
-        _require_int_labels("y", batch["y"], "1 = same digit, 0 = different")
     else:
-        if set(batch) != set(MINING_KEYS):
+        if not isinstance(batch, dict) or set(batch) != set(MINING_KEYS):
             raise ValueError(f"{concept}: a {hyper['loss']} batch must be a dict with keys {MINING_KEYS}, "
-                             f"got {sorted(batch)}")
+                             f"got {_keys(batch)}")
+        checks.require_batch(concept, dtype, {"batch['x']": batch["x"]})
+        checks.require_integer(concept, "batch['labels']", batch["labels"], "integers (digit classes)")
         _require_inputs("x", batch["x"], rows)
         checks.require_shape(concept, "batch['labels']", batch["labels"], checks.shape_of(batch["x"])[:1],
                              "one label per row")
-        _require_int_labels("labels", batch["labels"], "digit classes")
 
 
 def validate(params, opt_state, batch, hyper):
@@ -162,9 +168,7 @@ def validate(params, opt_state, batch, hyper):
     checks.require_keys(concept, "hyper", hyper, HYPER_KEYS)
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     validate_model(params, batch, hyper)
-    if set(opt_state) != set(params):
-        raise ValueError(f"{concept}: opt_state must hold one state per parameter {tuple(params)}, "
-                         f"got {sorted(opt_state)}")
+    training.validate_step_state(concept, params, opt_state, hyper)
 
 
 def loss_kwargs(hyper) -> dict:
@@ -239,7 +243,7 @@ CONCEPT = Concept(
                   r"metric_train_step: batch\['labels'\] must be integers \(digit classes\), got dtype float64"),
         ErrorCase("float-pair-labels", _bad("contrastive", lambda i: i["batch"].update(
             y=i["batch"]["y"].astype(np.float64))), TypeError,
-                  r"metric_train_step: batch\['y'\] must be integers \(1 = same digit, 0 = different\), "
+                  r"metric_train_step: batch\['y'\] must be integer pair labels \(1 = same digit, 0 = different\), "
                               r"got dtype float64"),
         ErrorCase("squared-contrastive", _bad("contrastive", lambda i: i["hyper"].update(distance="squared")),
                   ValueError, r"metric_train_step: hyper\['distance'\] for loss 'contrastive' must be one of "
@@ -247,6 +251,6 @@ CONCEPT = Concept(
         ErrorCase("unknown-optimizer", _bad("contrastive", lambda i: i["hyper"].update(optimizer="adamw_step")),
                   ValueError, r"metric_train_step: hyper\['optimizer'\] must be one of"),
         ErrorCase("opt-state-keys", _bad("contrastive", lambda i: i["opt_state"].pop("W2")), ValueError,
-                  r"metric_train_step: opt_state must hold one state per parameter"),
+                  r"metric_train_step: opt_state must hold one adam_step state per trained parameter"),
     ),
 )

@@ -93,13 +93,28 @@ def validate(params, opt_state, batch, hyper):
     if set(params) != expected:
         missing, extra = sorted(expected - set(params)), sorted(set(params) - expected)
         raise ValueError(f"{concept}: params for {layers} hidden layers lack {missing} and have extra {extra}")
-    if set(opt_state) != set(trainable(params)):
-        raise ValueError(f"{concept}: opt_state must hold one state per trainable parameter "
-                         f"{sorted(trainable(params))}, got {sorted(opt_state)}")
-    masks = batch.get("masks", ())
-    if len(masks) != layers:
+    dtype = training.validate_step_state(concept, params, opt_state, hyper, trainable(params))
+    for i in range(1, layers + 2):
+        checks.require_rank(concept, f"params['W{i}']", params[f"W{i}"], (2,), " ([in, out])")
+    sizes = [checks.shape_of(params["W1"])[0]] + [checks.shape_of(params[f"W{i}"])[1] for i in range(1, layers + 2)]
+    checks.require_shapes(concept, "params", params, {name: a.shape for name, a in init_params(
+        np.random.default_rng(0), sizes).items()}, f"layer sizes {sizes} from the weights' columns")
+    for i in range(1, layers + 1):
+        checks.require_nonnegative_values(concept, f"params['running_var{i}']", params[f"running_var{i}"],
+                                          "it is a variance")
+    if not isinstance(batch, dict) or set(batch) != {"x", "t", "masks"}:
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{concept}: batch must be a dict with keys ['masks', 't', 'x'], got {got}")
+    masks = batch["masks"]
+    if not isinstance(masks, (list, tuple)) or len(masks) != layers:
         raise ValueError(f"{concept}: batch['masks'] must hold one dropout mask per hidden layer "
-                         f"({layers}), got {len(masks)}")
+                         f"({layers}), got {len(masks) if isinstance(masks, (list, tuple)) else type(masks).__name__}")
+    n = checks.require_batch(concept, dtype, {"batch['x']": batch["x"], **{
+        f"batch['masks'][{i}]": m for i, m in enumerate(masks)}}, {"batch['t']": batch["t"]}, sizes[-1])
+    checks.require_shape(concept, "batch['x']", batch["x"], (n, sizes[0]), f"[N, {sizes[0]}]: W1 has {sizes[0]} rows")
+    for i, mask in enumerate(masks):
+        checks.require_shape(concept, f"batch['masks'][{i}]", mask, (n, sizes[i + 1]), "one keep/drop per unit")
+        checks.require_values_in(concept, f"batch['masks'][{i}]", mask, (0.0, 1.0), "0 (drop) and 1 (keep)")
 
 
 def _case(optimizer, opt_hyper, seed=301, steps=10, batch_size=32):
@@ -151,6 +166,6 @@ CONCEPT = Concept(
         ErrorCase("masks-per-layer", _bad(lambda i: i["batch"]["masks"].pop()), ValueError,
                   r"mlp_train_step: batch\['masks'\] must hold one dropout mask per hidden layer \(2\), got 1"),
         ErrorCase("opt-state-keys", _bad(lambda i: i["opt_state"].pop("W1")), ValueError,
-                  r"mlp_train_step: opt_state must hold one state per trainable parameter"),
+                  r"mlp_train_step: opt_state must hold one sgd_step state per trained parameter"),
     ),
 )

@@ -15,10 +15,13 @@ def init_state(param, centered=False, **hyper):
     return state
 
 
+SQUARES = ("h",)  # the running average of squared gradients: never negative
+
+
 def validate(param, grad, state, *, lr, rho, eps, centered, eps_inside_sqrt):
     checks.require_bool("rmsprop_step", "centered", centered)
     keys = ("h", "g_avg") if centered else ("h",)
-    opt.validate("rmsprop_step", param, grad, state, keys, lr=lr, rho=rho)
+    opt.validate("rmsprop_step", param, grad, state, keys, lr=lr, squares=SQUARES, rho=rho)
     checks.require_nonnegative("rmsprop_step", "eps", eps)
     checks.require_bool("rmsprop_step", "eps_inside_sqrt", eps_inside_sqrt)
 

@@ -53,11 +53,19 @@ def validate(params, opt_state, batch, hyper):
     checks.require_choice(concept, "hyper['optimizer']", hyper["optimizer"], OPTIMIZERS)
     if hyper["max_norm"] is not None and not (isinstance(hyper["max_norm"], (int, float)) and hyper["max_norm"] > 0):
         raise ValueError(f"{concept}: hyper['max_norm'] must be a number > 0 or None, got {hyper['max_norm']!r}")
+    if not isinstance(batch, dict) or set(batch) != {"x", "y", "coins"}:
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{concept}: batch must be a dict with keys ['coins', 'x', 'y'], got {got}")
     y = batch["y"]
+    checks.require_integer(concept, "batch['y']", y, "integer token ids")
     checks.require_rank(concept, "batch['y']", y, (2,), " [N, Ty + 1]")
+    if checks.shape_of(y)[1] < 2:
+        raise ValueError(f"{concept}: batch['y'] must hold the start token and at least one answer token, "
+                         f"got shape {checks.shape_of(y)}")
     _seq2seq.validate(concept, params, batch["x"], y[:, :-1], batch["coins"], hyper["cell"])
-    if set(opt_state) != set(params):
-        raise ValueError(f"{concept}: opt_state must hold one state per parameter, got {sorted(opt_state)}")
+    vocab = checks.shape_of(params["enc_embed"])[0]
+    checks.require_labels(concept, "batch['y']", y, vocab, "token ids", "tokens in the vocabulary")
+    training.validate_step_state(concept, params, opt_state, hyper)
 
 
 def _case(name, cell, optimizer, opt_hyper, *, max_norm=None, truth_probability=1.0, seed=541, steps=10,
@@ -107,7 +115,7 @@ CONCEPT = Concept(
         ErrorCase("coins-per-step", _bad(lambda i: i["batch"].update(coins=i["batch"]["coins"][:, :2])), ValueError,
                   r"seq2seq_train_step: coins must have shape \(8, 4\) \(one coin per decoder step"),
         ErrorCase("float-tokens", _bad(lambda i: i["batch"].update(x=i["batch"]["x"].astype(np.float64))), TypeError,
-                  r"seq2seq_train_step: x must hold integer token ids, got dtype float64"),
+                  r"seq2seq_train_step: x must be integer token ids, got dtype float64"),
         ErrorCase("negative-max-norm", _bad(lambda i: i["hyper"].update(max_norm=-1.0)), ValueError,
                   r"seq2seq_train_step: hyper\['max_norm'\] must be a number > 0 or None"),
     ),

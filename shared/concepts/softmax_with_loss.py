@@ -6,9 +6,9 @@ from shared.concepts import cross_entropy as ce
 from shared.spec import Case, Concept, ErrorCase, Oracle
 
 
-def validate(x, t, *, label_range=None):
+def validate(x, t):
     """Returns "labels" or "probabilities", the form t came in."""
-    _, kind = ce.validate(x, t, axis=-1, label_range=label_range, concept="softmax_with_loss", y_name="x")
+    _, kind = ce.validate(x, t, from_logits=True, axis=-1, concept="softmax_with_loss", y_name="x")
     return kind
 
 
@@ -37,9 +37,9 @@ CONCEPT = Concept(
         ErrorCase("shape-mismatch", lambda: {"x": np.zeros((2, 3)), "t": np.array([0, 1, 2])},
                   ValueError, r"softmax_with_loss: t must have x's shape"),
         ErrorCase("label-out-of-range", lambda: {"x": np.zeros((2, 3)), "t": np.array([0, 7])},
-                  ValueError, r"softmax_with_loss: label 7 is out of range for 3 classes"),
+                  ValueError, r"softmax_with_loss: t holds 7, out of range for 3 classes \(it must be in \[0, 2\]\)"),
         ErrorCase("float-labels", lambda: {"x": np.zeros((2, 3)), "t": np.array([0.0, 1.0])},
-                  TypeError, r"softmax_with_loss: class labels must be integers"),
+                  TypeError, r"softmax_with_loss: t must be integer class labels"),
         ErrorCase("integer-x", lambda: {"x": np.zeros((2, 3), dtype=np.int32), "t": np.array([0, 1])},
                   TypeError, r"softmax_with_loss: x must be a floating-point array"),
         ErrorCase("empty-batch", lambda: {"x": np.zeros((0, 3)), "t": np.zeros(0, dtype=np.int64)},
