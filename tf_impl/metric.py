@@ -49,5 +49,9 @@ def triplet_loss(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared
     d_pos = _distance(a, p, p_norm, eps, squared)
     d_neg = _distance(a, n, p_norm, eps, squared)
     if swap:
-        d_neg = tf.minimum(d_neg, _distance(p, n, p_norm, eps, squared))
-    return _reduce(tf.maximum(margin + d_pos - d_neg, 0), reduction)
+        # where the two tie, d(a, n) is kept (and takes the gradient)
+        d_pn = _distance(p, n, p_norm, eps, squared)
+        d_neg = tf.where(d_pn < d_neg, d_pn, d_neg)
+    # tf.nn.relu: a triplet exactly at the margin (h = 0) gets no gradient, as NumPy's h > 0;
+    # tf.maximum(h, 0) would pass it (its gradient sends ties to the first argument)
+    return _reduce(tf.nn.relu(margin + d_pos - d_neg), reduction)

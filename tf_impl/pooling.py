@@ -22,8 +22,13 @@ def _windows(x, g, pad_value=0.0):
 
 def max_pool2d(x, kernel, *, stride=None, padding=0):
     g = _conv.validate_pool("max_pool2d", x, kernel, stride=stride, padding=padding)
-    # the gradient of reduce_max goes to the window's max; tied values would share it
-    return layouts.nhwc_to_nchw(tf.reduce_max(_windows(x, g, -math.inf), axis=3))
+    windows = _windows(x, g, -math.inf)
+    # the gradient goes to the window's FIRST maximum, as the book's argmax mask and torch:
+    # reduce_max's own gradient would split it between tied values, and tf.argmax does not
+    # promise which tie it returns. cumsum marks the first of the maxima.
+    is_max = tf.equal(windows, tf.reduce_max(windows, axis=3, keepdims=True))
+    first = tf.logical_and(is_max, tf.equal(tf.cumsum(tf.cast(is_max, tf.int32), axis=3), 1))
+    return layouts.nhwc_to_nchw(tf.reduce_sum(tf.where(first, windows, tf.zeros_like(windows)), axis=3))
 
 
 def _counts(x, g, count_include_pad):

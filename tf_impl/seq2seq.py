@@ -54,7 +54,7 @@ class Seq2seq(tf.Module):
         for t in range(y_in.shape[1]):
             if t > 0:
                 # argmax is a choice, not a function of the weights: no gradient flows through it
-                guess = tf.argmax(logits[-1], axis=1, output_type=y_in.dtype)
+                guess = tf.cast(first_argmax(logits[-1]), y_in.dtype)
                 token = tf.where(coins[:, t], y_in[:, t], guess)
             h, state = L["decoder"](L["dec_embed"](token), state)
             logits.append(L["out"](h))
@@ -109,6 +109,14 @@ class Seq2seq(tf.Module):
         return self._canonical(tf.nest.map_structure(tf.convert_to_tensor, grads))
 
 
+def first_argmax(logits):
+    """The index of the largest logit on the last axis, the LOWEST one on ties, as NumPy's
+    and torch's argmax: tf.argmax does not promise which tie it returns."""
+    is_max = tf.equal(logits, tf.reduce_max(logits, axis=-1, keepdims=True))
+    positions = tf.range(logits.shape[-1], dtype=tf.int64)
+    return tf.reduce_min(tf.where(is_max, positions, logits.shape[-1]), axis=-1)
+
+
 @functools.lru_cache(maxsize=8)
 def _built(cls, cell, vocab, embed, hidden, dtype):
     return cls(cell, vocab, embed, hidden, dtype)
@@ -117,7 +125,7 @@ def _built(cls, cell, vocab, embed, hidden, dtype):
 def decode(params, x, y_in, coins, *, cell):
     decode_spec.validate(params, x, y_in, coins, cell=cell)
     logits = Seq2seq.from_canonical(params, cell)(x, y_in, coins)
-    return logits, tf.argmax(logits, axis=2)
+    return logits, first_argmax(logits)
 
 
 def loss(model, batch, hyper):

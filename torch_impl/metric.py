@@ -49,5 +49,9 @@ def triplet_loss(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared
     d_pos = _distance(a, p, p_norm, eps, squared)
     d_neg = _distance(a, n, p_norm, eps, squared)
     if swap:
-        d_neg = torch.minimum(d_neg, _distance(p, n, p_norm, eps, squared))
-    return _reduce(torch.clamp(margin + d_pos - d_neg, min=0), reduction)
+        # where the two tie, d(a, n) is kept (and takes the gradient); torch.minimum would split it
+        d_pn = _distance(p, n, p_norm, eps, squared)
+        d_neg = torch.where(d_pn < d_neg, d_pn, d_neg)
+    # relu: a triplet exactly at the margin (h = 0) is satisfied and gets no gradient, as
+    # NumPy's h > 0; clamp(min=0) would pass the gradient there (F.triplet_margin_loss does)
+    return _reduce(torch.relu(margin + d_pos - d_neg), reduction)

@@ -230,6 +230,8 @@ def cases(strategy: str, *, mining: bool = False, extra: tuple[tuple[str, dict, 
         ("duplicate-positive", _duplicate_positive, {"margin": 3.0, "distance": "euclidean"}, 608,
          "the safe sqrt at d(a, p) = 0"),
         ("ties", _ties, {"margin": 3.5}, 0, "exact ties: the lowest index wins; d(a, n) = d(a, p) is not semi-hard"),
+        ("hinge-at-zero", _ties, {"margin": 2.0}, 0,
+         "margin 2 = d(a, n) - d(a, p) exactly for anchor 0 and each negative: h = 0 is not active (h > 0)"),
     ) + tuple((name, _four_classes, kw, seed, "") for name, kw, seed in extra)
     built = []
     for name, make, kwargs, seed, note in base:
@@ -244,9 +246,19 @@ def cases(strategy: str, *, mining: bool = False, extra: tuple[tuple[str, dict, 
     return tuple(built)
 
 
-def skips() -> tuple[Skip, ...]:
-    """For the selecting strategies only: batch-all selects nothing by distance order."""
-    return tuple(Skip(case, "numeric:embeddings",
+HINGE_CASES = ("hinge-at-zero",)
+
+
+def skips(selecting: bool = True) -> tuple[Skip, ...]:
+    """At h = 0 exactly every strategy sits on the hinge's kink; the ties of distance order
+    matter to the selecting strategies only (batch-all selects nothing by distance order)."""
+    hinge = tuple(Skip(case, "numeric:embeddings",
+                       "h = 0 exactly is the hinge's kink (and batch-all's h > 0 selection switches there): "
+                       "central differences average both sides; the golden loop checks h > 0 instead")
+                  for case in HINGE_CASES)
+    if not selecting:
+        return hinge
+    return hinge + tuple(Skip(case, "numeric:embeddings",
                       "at an exact tie the selected triplet switches: the loss is not differentiable "
                       "there (semi-hard's d(a, n) = d(a, p) switch is not even continuous), so central "
                       "differences straddle two branches; the fixed-selection gradient follows the "

@@ -108,6 +108,9 @@ CONCEPT = Concept(
              golden=_golden(1.0, TORCH_EPS)),
         Case("all-zero", _zeros, {"max_norm": 5.0}, seed=534, golden=_golden(5.0),
              note="norm 0: nothing to clip, and no division by zero"),
+        Case("at-the-limit", lambda rng: {"grads": {"W": np.array([[3.0, 0.0]]), "b": np.array([4.0])}},
+             {"max_norm": 5.0}, golden=_golden(5.0),
+             note="norm = max_norm = 5 exactly (3-4-5): the threshold itself, where the scale is exactly 1"),
     ),
     error_cases=(
         ErrorCase("negative-max-norm", lambda: {"grads": {"W": np.ones(3)}}, ValueError,

@@ -3,7 +3,7 @@ import numpy as np
 
 from shared import layouts, lazy
 from shared.concepts import _pool
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side, Skip
 
 
 def _make(shape, shift=0.0):
@@ -15,6 +15,56 @@ def _make(shape, shift=0.0):
 def _book_golden(inputs):
     # 2x2 windows over 0..15: each block's bottom-right value
     return np.array([[[[5.0, 7.0], [13.0, 15.0]]]])
+
+
+# ---- ties: several equal maxima in one window ----------------------------------------------
+
+TIES = np.array([[1.0, 3.0, 3.0, 0.0, 2.0],
+                 [3.0, 2.0, 1.0, 3.0, 2.0],
+                 [0.0, 0.0, 5.0, 5.0, 2.0],
+                 [5.0, 0.0, 5.0, 1.0, 2.0],
+                 [2.0, 2.0, 2.0, 2.0, 2.0]])
+
+
+def _ties(rng):
+    # two channels: the pattern and its mirror image, so ties sit on both sides of windows
+    return {"x": np.stack([TIES, TIES[:, ::-1]])[None]}
+
+
+def _loop_windows(x, kernel, stride):
+    """((n, c, i, j), [(row, col) of the window in row-major order]) for every output, by loops."""
+    n, c, h, w = x.shape
+    for ni in range(n):
+        for ci in range(c):
+            for i in range((h - kernel) // stride + 1):
+                for j in range((w - kernel) // stride + 1):
+                    yield (ni, ci, i, j), [(i * stride + p, j * stride + q) for p in range(kernel)
+                                           for q in range(kernel)]
+
+
+def _ties_golden(kernel, stride):
+    def golden(inputs):
+        x = inputs["x"]
+        oh, ow = (x.shape[2] - kernel) // stride + 1, (x.shape[3] - kernel) // stride + 1
+        y = np.zeros((*x.shape[:2], oh, ow))
+        for (n, c, i, j), cells in _loop_windows(x, kernel, stride):
+            y[n, c, i, j] = max(x[n, c, r, q] for r, q in cells)
+        return y
+    return golden
+
+
+def _ties_golden_grad(kernel, stride):
+    """The whole of dy to the FIRST maximum of each window in row-major order (the book's
+    argmax mask, torch's MaxPool2d), summed where windows overlap."""
+    def golden_grad(inputs, v):
+        x = inputs["x"]
+        dx = np.zeros_like(x)
+        for (n, c, i, j), cells in _loop_windows(x, kernel, stride):
+            values = [x[n, c, r, q] for r, q in cells]
+            r, q = cells[values.index(max(values))]
+            dx[n, c, r, q] += v[n, c, i, j]
+        return {"x": dx}
+    return golden_grad
 
 
 def _torch_max_pool2d(x, kernel, *, stride=None, padding=0):
@@ -75,6 +125,11 @@ CONCEPT = Concept(
              note="TF 'same' pads (0, 1) here"),
         Case("explicit-asymmetric", _make((1, 2, 6, 5)), {"kernel": 3, "stride": 2, "padding": (0, 1, 1, 0)},
              seed=465),
+        Case("tied-maxima-2x2", _ties, {"kernel": 2}, golden=_ties_golden(2, 2), golden_grad=_ties_golden_grad(2, 2),
+             note="exact small integers, two to four equal maxima per window: the first one takes the gradient"),
+        Case("tied-maxima-3x3-overlap", _ties, {"kernel": 3, "stride": 1}, golden=_ties_golden(3, 1),
+             golden_grad=_ties_golden_grad(3, 1),
+             note="overlapping windows share tied maxima: each window's first maximum gets its dy, summed"),
     ),
     error_cases=(
         ErrorCase("padding-as-large-as-kernel", lambda: {"x": np.ones((1, 1, 4, 4))}, ValueError,
@@ -107,4 +162,8 @@ CONCEPT = Concept(
             source="big_transfer bit_pytorch/models.py (StdConv stem: 'subtly not the same' comment); "
                    "torch.nn.MaxPool2d docs (implicit -inf padding)"),
     ),
+    skips=tuple(
+        Skip(case, "numeric:x", "tied maxima are a kink of max: a step up moves the output, a step down does "
+             "not, so central differences measure half a gradient there; golden_grad checks the convention")
+        for case in ("tied-maxima-2x2", "tied-maxima-3x3-overlap")),
 )

@@ -25,6 +25,21 @@ def _make(cell, truth_probability, seed):
     return make
 
 
+def _tied_logits(cell, seed):
+    """W = 0 and b with two equal maxima (tokens 3 and 7): every step's logits tie, exactly,
+    and the argmax fed back must be the lowest index, 3, in every framework."""
+    make = _make(cell, 0.0, seed)
+
+    def tied(rng):
+        inputs = make(rng)
+        params = inputs["params"]
+        params["W"] = np.zeros_like(params["W"])
+        params["b"] = np.zeros_like(params["b"])
+        params["b"][[3, 7]] = 1.0
+        return inputs
+    return tied
+
+
 def _golden(cell):
     """The decoder run with _rnn.python_loop (plain-Python scalar arithmetic) one step at a
     time: an implementation of the recurrences independent of the three packages."""
@@ -76,6 +91,8 @@ CONCEPT = Concept(
         Case("lstm-scheduled", _make("lstm", 0.5, 553), {"cell": "lstm"}, seed=553, golden=_golden("lstm")),
         Case("gru-teacher-forced", _make("gru", 1.0, 554), {"cell": "gru"}, seed=554, golden=_golden("gru")),
         Case("gru-free-running", _make("gru", 0.0, 555), {"cell": "gru"}, seed=555, golden=_golden("gru")),
+        Case("tied-logits", _tied_logits("lstm", 556), {"cell": "lstm"}, seed=556, golden=_golden("lstm"),
+             note="every logit row ties tokens 3 and 7 exactly: argmax takes the lowest index, 3"),
     ),
     error_cases=(
         ErrorCase("gru-params-for-lstm", _bad(), ValueError,

@@ -14,4 +14,5 @@ CONCEPT = Concept(
     differentiable=("embeddings",),
     cases=m.cases("batch_all", extra=(("average-all", {"margin": 1.0, "average": "all"}, 611),)),
     error_cases=m.error_cases("triplet_batch_all"),
+    skips=m.skips(selecting=False),
 )

@@ -7,7 +7,7 @@ import numpy as np
 
 from shared import checks, lazy
 from shared.concepts import _metric
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side, Skip
 
 
 def validate(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared=False, reduction="mean"):
@@ -57,8 +57,54 @@ def _anchor_is_positive(rng):
     return make
 
 
+def _at_the_hinge(rng):
+    """Exact small numbers, D = 1, p_norm = 1, margin 1: row 0 sits exactly on the margin
+    (d(a, n) = 1 + eps = margin + d(a, p), rounded alike on both sides, so h = 0 exactly),
+    row 1 violates it (h = 0.5), row 2 is beyond it (h = -1); rows 3 and 4 tie the swap:
+    d(p, n) = d(a, n) exactly."""
+    a = np.array([[0.0], [0.0], [0.0], [1.0], [2.0]])
+    p = np.array([[0.0], [0.0], [0.0], [1.0], [2.0]])
+    n = np.array([[-1.0], [-0.5], [-2.0], [0.75], [1.0]])
+    return {"a": a, "p": p, "n": n}
+
+
+def _at_the_hinge_grad(inputs, v, margin=1.0, eps=1e-6):
+    """L1 distances of z = u - v + eps (never 0 here): dd/dz = sign(z). Only rows with
+    h > 0 get a gradient (a triplet exactly at the margin is satisfied); with swap, d(p, n)
+    replaces d(a, n) only where strictly smaller (a tie keeps d(a, n)). Mean over the rows."""
+    a, p, n = (inputs[k][:, 0] for k in "apn")
+    grads = {k: np.zeros_like(inputs[k]) for k in "apn"}
+    for i in range(len(a)):
+        d_ap, d_an, d_pn = abs(a[i] - p[i] + eps), abs(a[i] - n[i] + eps), abs(p[i] - n[i] + eps)
+        use_pn = d_pn < d_an
+        if margin + d_ap - (d_pn if use_pn else d_an) > 0:
+            w = v / len(a)
+            s_ap = np.sign(a[i] - p[i] + eps)
+            grads["a"][i] += w * s_ap
+            grads["p"][i] -= w * s_ap
+            if use_pn:
+                s_pn = np.sign(p[i] - n[i] + eps)
+                grads["p"][i] -= w * s_pn
+                grads["n"][i] += w * s_pn
+            else:
+                s_an = np.sign(a[i] - n[i] + eps)
+                grads["a"][i] -= w * s_an
+                grads["n"][i] += w * s_an
+    return grads
+
+
 def _torch_applies(case):
-    return not case.kwargs.get("squared", False)  # torch has no squared-distance triplet loss
+    # torch has no squared-distance triplet loss; at the margin its clamp_min passes the
+    # gradient (porting case torch-triplet-gradient-at-the-margin)
+    return not case.kwargs.get("squared", False) and case.name != "at-the-hinge"
+
+
+def _l1(z):
+    return lazy.torch().linalg.vector_norm(z, ord=1, dim=1)
+
+
+def _torch_relu_triplet(a, p, n):
+    return lazy.torch().relu(1.0 + _l1(a - p + 1e-6) - _l1(a - n + 1e-6)).mean()
 
 
 def _torch_triplet(a, p, n, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared=False, reduction="mean"):
@@ -96,6 +142,10 @@ CONCEPT = Concept(
              note="some rows take d(p, n) < d(a, n) as the negative distance"),
         case("squared", _triplets(rows=6, dim=4, spread=0.6), seed=706, squared=True, margin=0.5,
              note="FaceNet's squared distance; no framework built-in, so golden and finite differences only"),
+        Case("at-the-hinge", _at_the_hinge, {"p_norm": 1, "swap": True}, golden=_golden(p_norm=1, swap=True),
+             golden_grad=_at_the_hinge_grad,
+             note="h = 0 exactly in rows 0 and 4: no gradient there (h > 0 is strict, as relu's at 0); "
+                  "rows 3 and 4 tie d(p, n) = d(a, n): d(a, n) is kept"),
         case("anchor-equals-positive", _anchor_is_positive, seed=707, eps=1e-2,
              note="a == p in rows 0 and 1: d = eps sqrt(3), gradient (a - p + eps)/d = 1/sqrt(3) per element. "
                   "d curves on the scale of eps, so eps = 1e-2 here: with torch's 1e-6 the finite-difference "
@@ -134,5 +184,25 @@ CONCEPT = Concept(
                        _tf_triplet(lambda z: lazy.tf().norm(z + 1e-6, axis=1))),
             check="grad:a", seed=711,
             source="torch.nn.functional.pairwise_distance (norm(x1 - x2 + eps)); tf.norm gradient at 0"),
+        PortingCase(
+            "torch-triplet-gradient-at-the-margin",
+            "A triplet exactly at the margin (h = 0) is satisfied: tf.nn.relu and torch.relu give it no gradient. "
+            "F.triplet_margin_loss clamps with clamp_min, whose gradient is 1 at the bound, so that triplet "
+            "still pulls p in and pushes n away. Only ties show it; exact small numbers do.",
+            _at_the_hinge,
+            reference=Side("tf", "tf.reduce_mean(tf.nn.relu(1 + d_ap - d_an)), L1 distances + 1e-6",
+                           lambda a, p, n: lazy.tf().reduce_mean(lazy.tf().nn.relu(
+                               1.0 + lazy.tf().norm(a - p + 1e-6, ord=1, axis=1)
+                               - lazy.tf().norm(a - n + 1e-6, ord=1, axis=1)))),
+            naive=Side("torch", "F.triplet_margin_loss(a, p, n, p=1)",
+                       lambda a, p, n: lazy.F().triplet_margin_loss(a, p, n, p=1)),
+            fixed=Side("torch", "torch.relu(1 + d_ap - d_an).mean(), d = ||u - v + 1e-6||_1", _torch_relu_triplet),
+            check="grad:p", dtype="float64",
+            source="torch/csrc/autograd/FunctionsManual.cpp clamp_backward (gradient where x >= min); "
+                   "aten/src/ATen/native/Loss.cpp triplet_margin_loss (clamp_min)"),
     ),
+    skips=tuple(
+        Skip("at-the-hinge", f"numeric:{name}", "h = 0 and d(p, n) = d(a, n) exactly are kinks: central "
+             "differences average the slopes on both sides; golden_grad checks the convention instead")
+        for name in "apn"),
 )
