@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: parity test porting demo install clean
+.PHONY: parity test porting demo mutants install clean
 
 parity: $(STAMP)  ## the main job: every concept, float64 and float32, CPU + any GPU
 	$(VENV)/bin/rosetta parity
@@ -22,6 +22,9 @@ demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-
 	$(VENV)/bin/rosetta demo metric
 	$(VENV)/bin/rosetta demo gan
 	$(VENV)/bin/rosetta demo bit
+
+mutants: $(STAMP)  ## mutation testing: does rosetta parity notice a one-token slip? (about an hour; not in make test)
+	$(VENV)/bin/python -m tools.mutate
 
 install: $(STAMP)
 

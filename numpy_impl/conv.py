@@ -22,6 +22,7 @@ Where conv2d's speed comes from (rosetta bench conv):
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from numpy_impl import numerics
 from shared.concepts import _conv
 from shared.concepts._conv import effective
 
@@ -247,9 +248,9 @@ def separable_conv2d_backward(dy, x, w_depth, w_point, b=None, *, stride=1, padd
 def _standardize(w, eps):
     """(w_hat, 1 / sqrt(var + eps)) per output filter, over its (I, kh, kw) weights; the
     biased variance (divide by K = I kh kw), as BiT's tf.nn.moments and var_mean(unbiased=False)."""
-    mean = w.mean(axis=(1, 2, 3), keepdims=True)
-    centred = w - mean
-    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=(1, 2, 3), keepdims=True) + eps)
+    centred = numerics.centred(w, (1, 2, 3))  # exact 0 for a constant filter (numerics.py)
+    # scaled (numerics.py): the squares of 1e30-sized float32 weights would overflow
+    inv_std = 1.0 / numerics.std(centred, (1, 2, 3), eps)
     return centred * inv_std, inv_std
 
 

@@ -6,6 +6,7 @@ can be read, and tested, one at a time.
 """
 import numpy as np
 
+from numpy_impl import numerics
 from shared.concepts import affine as affine_spec
 from shared.concepts import batch_norm as bn_spec
 from shared.concepts import batch_norm_running_stats as stats_spec
@@ -38,10 +39,12 @@ def _normalise(x, running_mean, running_var, training, eps, axes):
     """x_hat = (x - mean) / std with the batch's statistics (training) or the running
     ones (inference); also returns std."""
     if training:
-        mean = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, keepdims=True)  # biased: the batch's own variance
-    else:
-        mean, var = _channel_view(running_mean, x.ndim), _channel_view(running_var, x.ndim)
+        centred = numerics.centred(x, axes)
+        # sqrt(var + eps) with the batch's own (biased) variance, scaled so that 1e30-sized
+        # float32 values do not overflow when squared (numerics.py)
+        std = numerics.std(centred, axes, eps)
+        return centred / std, std
+    mean, var = _channel_view(running_mean, x.ndim), _channel_view(running_var, x.ndim)
     std = np.sqrt(var + eps)
     return (x - mean) / std, std
 
@@ -101,10 +104,9 @@ _GROUP_AXES = (2, 3, 4)
 def _group_normalise(x, groups, eps):
     """x_hat = (x - mean) / std per sample and group, in the grouped view, and std."""
     xg = _group_view(x, groups)
-    mean = xg.mean(axis=_GROUP_AXES, keepdims=True)
-    var = xg.var(axis=_GROUP_AXES, keepdims=True)  # biased: the group's own variance
-    std = np.sqrt(var + eps)
-    return (xg - mean) / std, std
+    centred = numerics.centred(xg, _GROUP_AXES)
+    std = numerics.std(centred, _GROUP_AXES, eps)  # the group's own (biased) variance, scaled
+    return centred / std, std
 
 
 def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):

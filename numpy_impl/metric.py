@@ -5,6 +5,7 @@ scores (anchor, positive, negative) triples; both only see distances between emb
 """
 import numpy as np
 
+from numpy_impl import numerics
 from shared.concepts import contrastive_loss as contrastive_spec
 from shared.concepts import triplet_loss as triplet_spec
 from shared.concepts.contrastive_loss import COSINE_NORM_FLOOR
@@ -27,7 +28,7 @@ def _unreduce(dy, n, reduction, dtype):
 
 def _unit(x):
     """x / max(||x||, floor) per row, and the norm; the floor keeps a zero row finite."""
-    norm = np.sqrt(np.sum(x * x, axis=1, keepdims=True))
+    norm = numerics.norm(x, axis=1, keepdims=True)  # scaled: 1e30-sized rows do not overflow
     return x / np.maximum(norm, COSINE_NORM_FLOOR), norm
 
 
@@ -40,7 +41,7 @@ def _unit_backward(g, u, norm):
 
 def _pair_distance(x1, x2, distance):
     if distance == "euclidean":
-        return np.sqrt(np.sum((x1 - x2) ** 2, axis=1))
+        return numerics.norm(x1 - x2, axis=1)
     u1, _ = _unit(x1)
     u2, _ = _unit(x2)
     return 1 - np.sum(u1 * u2, axis=1)
@@ -78,7 +79,7 @@ def contrastive_loss_backward(dy, x1, x2, y, *, margin=1.0, distance="euclidean"
 def _p_distance(z, p):
     """||z||_p per row and its gradient dd/dz = sign(z) |z|^(p-1) / d^(p-1)."""
     a = np.abs(z)
-    d = np.sum(a ** p, axis=1) ** (1 / p)
+    d = numerics.p_norm(z, p, axis=1)  # scaled: |z|^p of 1e30-sized rows would overflow
     # z carries eps > 0 (the validator insists), so d > 0 even at a == p and the division is safe
     grad = np.sign(z) * (a / d[:, None]) ** (p - 1)
     return d, grad
@@ -91,15 +92,15 @@ def _triplet_parts(a, p, n, margin, p_norm, eps, swap, squared):
         # eps is added to the DIFFERENCE, as torch's pairwise_distance does: ||u - v + eps||_p,
         # so d(x, x) = eps D^(1/p) > 0 and its gradient stays finite
         d, grad = _p_distance(u - v + eps, p_norm)
-        if squared:
-            d, grad = d ** 2, 2 * d[:, None] * grad
-        parts[name] = (d, grad)
+        parts[name] = (d, 2 * d[:, None] * grad if squared else grad)  # d(d^2) = 2 d dd
     d_neg = parts["an"][0]
     use_pn = np.zeros(len(d_neg), dtype=bool)
     if swap:
         # the harder of the two negatives' distances (Balntas et al. 2016)
         use_pn = parts["pn"][0] < d_neg
         d_neg = np.where(use_pn, parts["pn"][0], d_neg)
+    if squared:  # scaled: the squares of 1e30-sized distances overflow float32 (numerics.py)
+        return numerics.hinge_of_squares(margin, parts["ap"][0], d_neg), parts, use_pn
     return margin + parts["ap"][0] - d_neg, parts, use_pn
 
 

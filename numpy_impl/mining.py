@@ -9,15 +9,35 @@ The contract (ties, empty batches, the semi-hard fallback) is in shared/concepts
 """
 import numpy as np
 
+from numpy_impl import numerics
 from shared.concepts import _mining as spec
 
 
+def scaled_distances(x, distance):
+    """(D / c, s): every pairwise distance divided by c = s^2 (squared) or s (euclidean),
+    s a power of two >= max |x|. Direct differences, not |x_i|^2 + |x_j|^2 - 2 x_i.x_j: no
+    cancellation, and the diagonal (and any duplicated row) is exactly 0 in every dtype.
+    Dividing by a power of two changes no digit, and in these units 1e30-sized float32
+    embeddings neither overflow when squared nor tie at inf when mined (numerics.py)."""
+    s = numerics.scale_of(x).reshape(())
+    u = x / s
+    diff = u[:, None, :] - u[None, :, :]
+    q = np.sum(diff * diff, axis=-1)
+    return (q if distance == "squared" else np.sqrt(q)), s
+
+
+def times_c(h, s, distance):
+    """h c, c = s^2 or s: back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
+    return s * (s * h) if distance == "squared" else s * h
+
+
+def over_c(v, s, distance):
+    """v / c: a margin in the scaled units."""
+    return v / s / s if distance == "squared" else v / s
+
+
 def pairwise_distances(x, distance):
-    # direct differences, not |x_i|^2 + |x_j|^2 - 2 x_i.x_j: no cancellation, and the
-    # diagonal (and any duplicated row) is exactly 0 in every dtype
-    diff = x[:, None, :] - x[None, :, :]
-    squared = np.sum(diff * diff, axis=-1)
-    return squared if distance == "squared" else np.sqrt(squared)
+    return times_c(*scaled_distances(x, distance), distance)
 
 
 def _masks(labels):
@@ -60,13 +80,14 @@ def mine(D, labels, strategy, margin, average):
     return np.stack([a, p, n], axis=1).astype(np.int64)
 
 
-def _terms(D, triplets, margin, soft):
-    """Each triplet's loss term and its derivative w.r.t. d(a, p) (minus that w.r.t. d(a, n))."""
+def _terms(D, s, distance, triplets, margin, soft):
+    """Each triplet's loss term and its derivative w.r.t. d(a, p) (minus that w.r.t. d(a, n)),
+    from D in the scaled units of scaled_distances."""
     a, p, n = triplets.T
     if soft:
-        z = D[a, p] - D[a, n]
+        z = times_c(D[a, p] - D[a, n], s, distance)
         return np.logaddexp(0, z), 1 / (1 + np.exp(-z))
-    h = margin + D[a, p] - D[a, n]
+    h = times_c(over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance)
     return np.maximum(h, 0), (h > 0).astype(D.dtype)
 
 
@@ -75,28 +96,32 @@ def _mean(terms):
     return terms.sum() / max(len(terms), 1)
 
 
+def _mined(x, labels, strategy, margin, distance, average, soft):
+    """The scaled distances, the triplets mined in those units, and their terms."""
+    D, s = scaled_distances(x, distance)
+    triplets = mine(D, labels, strategy, over_c(margin, s, distance), average)
+    return D, s, triplets, _terms(D, s, distance, triplets, margin, soft)
+
+
 def _loss_and_triplets(embeddings, labels, *, strategy, margin, distance, average, soft):
-    D = pairwise_distances(embeddings, distance)
-    triplets = mine(D, labels, strategy, margin, average)
-    terms, _ = _terms(D, triplets, margin, soft)
+    _, _, triplets, (terms, _) = _mined(embeddings, labels, strategy, margin, distance, average, soft)
     return np.asarray(_mean(terms), dtype=embeddings.dtype), triplets
 
 
 def _backward(dy, embeddings, labels, *, strategy, margin, distance, average, soft):
     x = embeddings
-    D = pairwise_distances(x, distance)
-    triplets = mine(D, labels, strategy, margin, average)
-    _, slope = _terms(D, triplets, margin, soft)
+    D, s, triplets, (_, slope) = _mined(x, labels, strategy, margin, distance, average, soft)
     w = dy * slope / max(len(triplets), 1)
     dD = np.zeros_like(D)
     a, p, n = triplets.T
     np.add.at(dD, (a, p), w)  # add.at: the same (a, p) may be chosen by many triplets
     np.add.at(dD, (a, n), -w)
     if distance == "euclidean":
-        # d = sqrt(s): dd/ds = 1 / (2 d), and 0 where d = 0 (a coinciding pair), the
+        # d = sqrt(q): dd/dq = 1 / (2 d), and 0 where d = 0 (a coinciding pair), the
         # subgradient of |x_i - x_j| that central differences also measure
+        D = s * D
         dD = np.where(D > 0, dD / (2 * np.where(D > 0, D, 1)), 0)
-    # s_ij = |x_i - x_j|^2 moves with x_i through row i and column i
+    # q_ij = |x_i - x_j|^2 moves with x_i through row i and column i
     sym = dD + dD.T
     return 2 * (sym.sum(axis=1)[:, None] * x - sym @ x)
 

@@ -7,6 +7,7 @@ gives the state before the first step.
 """
 import numpy as np
 
+from numpy_impl import numerics
 from shared.concepts import adagrad_step as adagrad_spec
 from shared.concepts import adam_step as adam_spec
 from shared.concepts import adamw_step as adamw_spec
@@ -88,8 +89,11 @@ def clip_by_global_norm(grads, *, max_norm, eps=0.0):
     """Every gradient scaled by one factor, so that their joint norm is at most max_norm:
     the direction of the update is kept, only its length is cut (勾配クリッピング)."""
     clip_spec.validate(grads, max_norm=max_norm, eps=eps)
-    # the norm of every entry of every gradient, as if they were one long vector
-    norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
+    # the norm of every entry of every gradient, as if they were one long vector, divided
+    # first by one power of two s >= every |g| (numerics.py): 1e30 gradients in float32
+    # would otherwise give an infinite norm and clip everything to 0
+    s = max(numerics.scale_of(g).item() for g in grads.values())
+    norm = s * np.sqrt(sum(np.sum((g / s) ** 2) for g in grads.values()))
     # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
     scale = max_norm / np.maximum(norm + eps, max_norm)
     return {name: g * scale for name, g in grads.items()}, np.asarray(norm)

@@ -127,13 +127,13 @@ def batch_hard_mining_the_easiest_negative(embeddings, labels, *, strategy="batc
     if strategy != "batch_hard":
         return mining.triplet_mining(embeddings, labels, strategy=strategy, margin=margin, distance=distance,
                                      average=average, soft=soft)
-    D = mining.pairwise_distances(embeddings, distance)
+    D, s = mining.scaled_distances(embeddings, distance)
     positive, negative = mining._masks(labels)
     anchors = np.flatnonzero(positive.any(axis=1) & negative.any(axis=1))
     hardest_p = mining._lowest_argmax(D, positive)[anchors]
     easiest_n = mining._lowest_argmax(D, negative)[anchors]
     triplets = np.stack([anchors, hardest_p, easiest_n], axis=1).astype(np.int64)
-    terms, _ = mining._terms(D, triplets, margin, soft)
+    terms, _ = mining._terms(D, s, distance, triplets, margin, soft)
     return np.asarray(mining._mean(terms), dtype=embeddings.dtype), triplets
 
 

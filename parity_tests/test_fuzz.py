@@ -13,16 +13,26 @@ ROUNDS = 2
 INSTALLED = [name for name in backends.BACKEND_NAMES if not machine_skip(name)]
 
 
-# Issue 19's item 4, float32 at |x| ~ 1e30, is not done yet: for the "huge" class only
-# framework errors are asserted here until scaled norms and distances land (rosetta fuzz
-# reports the rest: batch norm, group norm, weight standardisation, clipping and the
-# triplet distances lose float32 accuracy or return NaN there today).
-PENDING = {"huge": ("silent NaN/inf", "float32 off", "disagreement")}
+# Where float32 cannot give the float64 answer at |x| ~ 1e30 (every entry of one array times
+# 1e30), measured with `rosetta fuzz`; every concept function gives it (scaled norms,
+# standard deviations and distances, numerics.py), these whole networks do not yet:
+PENDING = {
+    # torch_impl.gan and tf_impl.gan normalise with the frameworks' own batch norm (the
+    # idiomatic port), whose variance overflows in float32 at 1e30 (NumPy's scaled
+    # batch_norm gives float64's images): 0.97 off in gan_generator's output, 100% in a
+    # step's parameters. Measured as porting cases torch-bn-overflow and keras-bn-overflow.
+    ("huge", "gan_generator"): ("float32 off", "disagreement"),
+    ("huge", "gan_train_step"): ("float32 off", "disagreement"),
+    # 1e30 weights feed squared distances of 1e60: the three agree with each other but are
+    # 6% off float64's loss (ill-conditioned), or overflow to NaN gradients that the
+    # optimizer's validator rejects, naming a different array first in each backend
+    ("huge", "metric_train_step"): ("float32 off", "disagreement"),
+}
 
 
 def _problems(results):
     return [f"{check} {backend} {r.variant.id}: {detail}" for r in results for check, backend, detail in r.problems
-            if check not in PENDING.get(r.variant.kind, ())]
+            if check not in PENDING.get((r.variant.kind, r.variant.concept.name), ())]
 
 
 @pytest.mark.parametrize("concept", all_concepts(), ids=lambda c: c.name)

@@ -303,6 +303,8 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
         if oracle.backend == task.backend and oracle.applies(case):
             check("builtin", f"builtin:{oracle.api}",
                   lambda tol, oracle=oracle: _check_oracle(task, backend, oracle, ref, tol))
+    if concept.layer is not None and task.backend == "numpy":
+        _check_layer(task, ref, check, records)
     return records
 
 
@@ -350,6 +352,19 @@ def _check_golden(task, ref, check):
         expected = case.golden_grad(exact, ref.cotangent)
         for name, want in expected.items():
             check("grad", f"grad:{name}", lambda tol, name=name, want=want: compare(ref.grads[name], want, tol))
+
+
+def _check_layer(task, ref, check, records):
+    """The book-style layer class against the reference its function is held to."""
+    from shared.backends import module
+    try:
+        pairs = task.concept.layer(module("numpy", task.concept), ref, task.case.kwargs)
+    except Exception as error:  # a layer that crashes is one failed record that says why
+        records.append(failed_record(task, "layer", "forward", error))
+        return
+    for name, (got, want) in pairs.items():
+        check("grad" if name.startswith("grad") else "forward", f"layer:{name}",
+              lambda tol, got=got, want=want: compare(got, want, tol))
 
 
 def _check_oracle(task, backend, oracle, ref, tol) -> Comparison:

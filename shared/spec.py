@@ -158,6 +158,14 @@ class Concept:
     (see shared/training.py). The module's `loss(params, batch, hyper)` serves the
     finite-difference check of the gradients: of every entry, or of `numeric_entries`
     entries per array drawn at random, for a network too large to difference whole.
+    A model with an inference path names the batch entry it reads in `predict` (e.g. "x"):
+    the module's `predict(params, x, hyper)` (batch norm's running statistics, no dropout)
+    is compared too, on each listed step's batch with the parameters after that step.
+
+    NumPy's book-style layer class (the book's Convolution, the Time layers) is held to
+    the function it restates by `layer(module, ref, kwargs) -> {check: (got, want)}`: the
+    engine runs it on the NumPy module in every dtype and records each pair as
+    `layer:<check>`, with the forward tolerance, or the grad one where check starts "grad".
     """
 
     name: str
@@ -176,6 +184,8 @@ class Concept:
     outputs: tuple[str, ...] = ()
     steps: tuple[int, ...] = ()
     numeric_entries: int = 0
+    predict: str = ""
+    layer: Callable[..., dict[str, tuple[Any, Any]]] | None = None
 
     @property
     def fn_name(self) -> str:

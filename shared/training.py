@@ -111,19 +111,24 @@ def error_inputs(case, change):
     return make
 
 
-def run_steps(backend, fn, inputs: dict[str, Any], steps: tuple[int, ...], device: str) -> dict[int, dict]:
+def run_steps(backend, fn, inputs: dict[str, Any], steps: tuple[int, ...], device: str,
+              predict=None, predict_key: str = "") -> dict[int, dict]:
     """Call `fn(params, opt_state, batch, hyper)` once per batch, carrying params and
     opt_state from step to step in the backend's tensors; a NumPy snapshot of the loss,
-    gradients, params and opt_state at each step in `steps`."""
+    gradients, params and opt_state at each step in `steps`, and, given `predict`, of
+    predict(params, batch[predict_key], hyper) with the parameters after that step."""
     snapshots = {}
     with backend.scope(device):
         params = backend.convert(inputs["params"], device)
         opt_state = backend.convert(inputs["opt_state"], device)
         for k, batch in enumerate(inputs["batches"][:max(steps)], start=1):
-            loss, grads, params, opt_state = fn(params, opt_state, backend.convert(batch, device), inputs["hyper"])
+            batch = backend.convert(batch, device)
+            loss, grads, params, opt_state = fn(params, opt_state, batch, inputs["hyper"])
             if k in steps:
-                snapshots[k] = tree_map(backend.to_numpy, {"loss": loss, "grads": grads,
-                                                           "params": params, "opt_state": opt_state})
+                snapshot = {"loss": loss, "grads": grads, "params": params, "opt_state": opt_state}
+                if predict is not None:
+                    snapshot["predict"] = predict(params, batch[predict_key], inputs["hyper"])
+                snapshots[k] = tree_map(backend.to_numpy, snapshot)
     return snapshots
 
 
@@ -137,6 +142,8 @@ def checks(snapshots: dict[int, dict]) -> dict[str, tuple[str, Any]]:
             named.update({f"grad:{path}": ("grad", g) for path, g in flatten(snap["grads"]).items()})
         named.update({f"param@{k}:{path}": ("step", p) for path, p in flatten(snap["params"]).items()})
         named.update({f"state@{k}:{path}": ("step", s) for path, s in flatten(snap["opt_state"]).items()})
+        if "predict" in snap:
+            named[f"predict@{k}"] = ("step", snap["predict"])
     return named
 
 
@@ -190,9 +197,12 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     numpy = backends.get("numpy")
     records: list[Record] = []
     check = recorder(task, records)
+    def predictor(name):  # the module's inference path, where the concept names one
+        return backends.module(name, concept).predict if concept.predict else None
+
     def compute():
         return frozen(run_steps(numpy, (reference_impl or numpy.impl(concept)).forward, upcast(inputs),
-                                concept.steps, "cpu"))
+                                concept.steps, "cpu", predictor("numpy"), concept.predict))
     try:
         reference = compute() if reference_impl else shared_reference(concept, case, task.dtype, compute)
     except Exception as error:  # no reference, nothing to compare: one failed record says why
@@ -210,7 +220,8 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
     backend = backends.get(task.backend)
     fn = (impl or backend.impl(concept)).forward
     got = lazy_value(lambda: {name: value for name, (_, value) in
-                              checks(run_steps(backend, fn, inputs, concept.steps, task.device)).items()})
+                              checks(run_steps(backend, fn, inputs, concept.steps, task.device,
+                                               predictor(task.backend), concept.predict)).items()})
     for name, (kind, expected) in checks(reference).items():
         check(kind, name, lambda tol, name=name, expected=expected: compare_leaves(got(), {name: expected}, tol)[name])
     return records

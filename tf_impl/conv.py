@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from shared import layouts
 from shared.concepts import _conv
+from tf_impl import numerics
 
 
 def _padded_nhwc(x, pads, value=0.0):
@@ -127,13 +128,14 @@ def weight_standardize(w, *, eps=1e-10):
     kernel with tf.nn.moments over its [0, 1, 2] axes (kh, kw, I): one mean and biased
     variance per output filter."""
     kernel = layouts.oihw_to_hwio(w)
-    mean, var = tf.nn.moments(kernel, axes=[0, 1, 2], keepdims=True)
-    return layouts.hwio_to_oihw((kernel - mean) / tf.sqrt(var + eps))
+    centred = numerics.centred(kernel, [0, 1, 2])
+    # tf.nn.moments' biased variance, scaled against overflow at 1e30 in float32 (numerics.py)
+    return layouts.hwio_to_oihw(centred / numerics.std(centred, [0, 1, 2], eps))
 
 
 def std_conv2d(x, w, b=None, *, stride=1, padding=0, eps=1e-10):
     """conv2d (this module's, by im2col) with a standardised kernel; the tape differentiates
-    through tf.nn.moments. The oracle is bit_tf2's formulation with tf.nn.conv2d."""
+    through the standardisation. The oracle is bit_tf2's formulation with tf.nn.conv2d."""
     from shared.concepts import std_conv2d as spec
     spec.validate(x, w, b, stride=stride, padding=padding, eps=eps)
     return conv2d(x, weight_standardize(w, eps=eps), b, stride=stride, padding=padding)

@@ -9,6 +9,7 @@ from shared.concepts import batch_norm_running_stats as stats_spec
 from shared.concepts import dropout as dropout_spec
 from shared.concepts import group_norm as gn_spec
 from shared.concepts.batch_norm import BOOK_EPS
+from tf_impl import numerics
 
 
 def affine(x, W, b=None):
@@ -25,11 +26,12 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_
     axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
     ndim = len(x.shape)
     if training:
-        mean = tf.reduce_mean(x, axis=axes, keepdims=True)
-        var = tf.reduce_mean(tf.square(x - mean), axis=axes, keepdims=True)  # biased
+        centred = numerics.centred(x, axes)
+        # sqrt(var + eps), the batch's own (biased) variance, scaled against overflow (numerics.py)
+        x_hat = centred / numerics.std(centred, axes, eps)
     else:
         mean, var = _channel_view(running_mean, ndim), _channel_view(running_var, ndim)
-    x_hat = (x - mean) / tf.sqrt(var + eps)
+        x_hat = (x - mean) / tf.sqrt(var + eps)
     return _channel_view(gamma, ndim) * x_hat + _channel_view(beta, ndim)
 
 
@@ -56,7 +58,6 @@ def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
     # block of C/G consecutive channels of the last axis (the same channels as in NCHW)
     xg = tf.reshape(layouts.nchw_to_nhwc(x), (n, h, w, groups, c // groups))
     axes = (1, 2, 4)  # per sample and group: over height, width and its channels
-    mean = tf.reduce_mean(xg, axis=axes, keepdims=True)
-    var = tf.reduce_mean(tf.square(xg - mean), axis=axes, keepdims=True)  # biased
-    x_hat = tf.reshape((xg - mean) / tf.sqrt(var + eps), (n, h, w, c))
+    centred = numerics.centred(xg, axes)
+    x_hat = tf.reshape(centred / numerics.std(centred, axes, eps), (n, h, w, c))  # the group's own variance
     return layouts.nhwc_to_nchw(gamma * x_hat + beta)  # gamma, beta [C] broadcast over the last axis

@@ -6,19 +6,36 @@ implement are written out here (see shared/concepts/_mining.py for where they di
 import tensorflow as tf
 
 from shared.concepts import _mining as spec
+from tf_impl import numerics
+
+
+def scaled_distances(x, distance):
+    """(D / c, s), c = s^2 (squared) or s (euclidean), s a power of two >= max |x|: direct
+    differences of x / s, so duplicated rows give exactly 0 and 1e30-sized float32
+    embeddings neither overflow nor tie at inf (see numpy_impl.mining)."""
+    s = tf.reshape(numerics.scale_of(x), [])
+    u = x / s
+    diff = u[:, None, :] - u[None, :, :]
+    q = tf.reduce_sum(diff * diff, axis=-1)
+    if distance == "squared":
+        return q, s
+    # sqrt's derivative is inf at 0 and tf.where passes inf * 0 = NaN back through the
+    # unused branch: root a harmless 1 there instead, so the gradient at d = 0 is 0
+    nonzero = q > 0
+    return tf.where(nonzero, tf.sqrt(tf.where(nonzero, q, tf.ones_like(q))), tf.zeros_like(q)), s
+
+
+def times_c(h, s, distance):
+    """h c, back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
+    return s * (s * h) if distance == "squared" else s * h
+
+
+def over_c(v, s, distance):
+    return v / s / s if distance == "squared" else v / s
 
 
 def pairwise_distances(x, distance):
-    # direct differences (see numpy_impl.mining): duplicated rows give exactly 0
-    diff = x[:, None, :] - x[None, :, :]
-    squared = tf.reduce_sum(diff * diff, axis=-1)
-    if distance == "squared":
-        return squared
-    # sqrt's derivative is inf at 0 and tf.where passes inf * 0 = NaN back through the
-    # unused branch: root a harmless 1 there instead, so the gradient at d = 0 is 0
-    nonzero = squared > 0
-    return tf.where(nonzero, tf.sqrt(tf.where(nonzero, squared, tf.ones_like(squared))),
-                    tf.zeros_like(squared))
+    return times_c(*scaled_distances(x, distance), distance)
 
 
 def _lowest_argmin(values, mask):
@@ -58,11 +75,14 @@ def mine(D, labels, strategy, margin, average):
 
 
 def _loss_and_triplets(embeddings, labels, *, strategy, margin, distance, average, soft):
-    D = pairwise_distances(embeddings, distance)
-    triplets = mine(tf.stop_gradient(D), labels, strategy, margin, average)
+    D, s = scaled_distances(embeddings, distance)  # mined and hinged in these units
+    triplets = mine(tf.stop_gradient(D), labels, strategy, over_c(margin, s, distance), average)
     d_ap = tf.gather_nd(D, tf.stack([triplets[:, 0], triplets[:, 1]], axis=1))
     d_an = tf.gather_nd(D, tf.stack([triplets[:, 0], triplets[:, 2]], axis=1))
-    terms = tf.nn.softplus(d_ap - d_an) if soft else tf.nn.relu(margin + d_ap - d_an)
+    if soft:
+        terms = tf.nn.softplus(times_c(d_ap - d_an, s, distance))
+    else:
+        terms = tf.nn.relu(times_c(over_c(margin, s, distance) + d_ap - d_an, s, distance))
     # no triplet: 0, not mean([]) = NaN
     count = tf.cast(tf.maximum(tf.shape(triplets)[0], 1), D.dtype)
     return tf.reduce_sum(terms) / count, triplets

@@ -10,6 +10,7 @@ from shared.concepts import momentum_step as momentum_spec
 from shared.concepts import nesterov_step as nesterov_spec
 from shared.concepts import rmsprop_step as rmsprop_spec
 from shared.concepts import sgd_step as sgd_spec
+from tf_impl import numerics
 
 
 def sgd_step(param, grad, state, *, lr=0.01):
@@ -73,7 +74,10 @@ def clip_by_global_norm(grads, *, max_norm, eps=0.0):
     """Every gradient scaled by one factor, so that their joint norm is at most max_norm:
     the direction of the update is kept, only its length is cut (勾配クリッピング)."""
     clip_spec.validate(grads, max_norm=max_norm, eps=eps)
-    norm = tf.sqrt(tf.add_n([tf.reduce_sum(g * g) for g in grads.values()]))
+    # scaled by one power of two s >= every |g| (numerics.py): tf.clip_by_global_norm's
+    # global norm overflows at 1e30 in float32 (porting case clip-norm-overflow)
+    s = tf.reduce_max(tf.stack([tf.reshape(numerics.scale_of(g), ()) for g in grads.values()]))
+    norm = s * tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g / s)) for g in grads.values()]))
     # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
     scale = max_norm / tf.maximum(norm + eps, max_norm)
     return {name: g * scale for name, g in grads.items()}, norm

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from shared import layouts
 from shared.concepts import _conv
 from shared.concepts._conv import effective
+from torch_impl import numerics
 
 
 def _padded_nhwc(x, pads, value=0.0):
@@ -116,15 +117,16 @@ def separable_conv2d(x, w_depth, w_point, b=None, *, stride=1, padding=0, dilati
 # ---- weight-standardised convolution (BiT's StdConv2d) --------------------------------
 
 def weight_standardize(w, *, eps=1e-10):
-    """Per output filter over (I, kh, kw), the biased variance: big_transfer
-    bit_pytorch/models.py's torch.var_mean(w, dim=[1, 2, 3], unbiased=False)."""
-    var, mean = torch.var_mean(w, dim=(1, 2, 3), keepdim=True, correction=0)
-    return (w - mean) / torch.sqrt(var + eps)
+    """Per output filter over (I, kh, kw), the biased variance, as big_transfer
+    bit_pytorch/models.py's torch.var_mean(w, dim=[1, 2, 3], unbiased=False), scaled so that
+    1e30-sized float32 weights do not overflow when squared (numerics.py)."""
+    centred = numerics.centred(w, (1, 2, 3))
+    return centred / numerics.std(centred, (1, 2, 3), eps)
 
 
 def std_conv2d(x, w, b=None, *, stride=1, padding=0, eps=1e-10):
     """conv2d (this module's, by im2col) with a standardised kernel; autograd differentiates
-    through var_mean. The oracle is timm's F.batch_norm formulation with F.conv2d."""
+    through the standardisation. The oracle is timm's F.batch_norm formulation with F.conv2d."""
     from shared.concepts import std_conv2d as spec
     spec.validate(x, w, b, stride=stride, padding=padding, eps=eps)
     return conv2d(x, weight_standardize(w, eps=eps), b, stride=stride, padding=padding)

@@ -8,6 +8,7 @@ from shared.concepts import batch_norm_running_stats as stats_spec
 from shared.concepts import dropout as dropout_spec
 from shared.concepts import group_norm as gn_spec
 from shared.concepts.batch_norm import BOOK_EPS
+from torch_impl import numerics
 
 
 def affine(x, W, b=None):
@@ -23,11 +24,12 @@ def _channel_view(a, ndim):
 def batch_norm(x, gamma, beta, running_mean, running_var, *, training, eps=BOOK_EPS):
     axes = bn_spec.validate(x, gamma, beta, running_mean, running_var, training=training, eps=eps)
     if training:
-        mean = x.mean(dim=axes, keepdim=True)
-        var = x.var(dim=axes, keepdim=True, unbiased=False)  # the batch's own (biased) variance
+        centred = numerics.centred(x, axes)
+        # sqrt(var + eps), the batch's own (biased) variance, scaled against overflow (numerics.py)
+        x_hat = centred / numerics.std(centred, axes, eps)
     else:
         mean, var = _channel_view(running_mean, x.dim()), _channel_view(running_var, x.dim())
-    x_hat = (x - mean) / torch.sqrt(var + eps)
+        x_hat = (x - mean) / torch.sqrt(var + eps)
     return _channel_view(gamma, x.dim()) * x_hat + _channel_view(beta, x.dim())
 
 
@@ -49,7 +51,6 @@ def group_norm(x, gamma, beta, *, groups, eps=gn_spec.DEFAULT_EPS):
     n, c, h, w = gn_spec.validate(x, gamma, beta, groups=groups, eps=eps)
     xg = x.reshape(n, groups, c // groups, h, w)  # group g: channels g C/G .. (g+1) C/G - 1
     axes = (2, 3, 4)  # per sample and group: over its channels, height and width
-    mean = xg.mean(dim=axes, keepdim=True)
-    var = xg.var(dim=axes, keepdim=True, unbiased=False)  # the group's own (biased) variance
-    x_hat = ((xg - mean) / torch.sqrt(var + eps)).reshape(n, c, h, w)
+    centred = numerics.centred(xg, axes)
+    x_hat = (centred / numerics.std(centred, axes, eps)).reshape(n, c, h, w)  # the group's own variance
     return _channel_view(gamma, 4) * x_hat + _channel_view(beta, 4)

@@ -4,19 +4,36 @@ then the loss gathers the chosen entries of the differentiable distance matrix."
 import torch
 
 from shared.concepts import _mining as spec
+from torch_impl import numerics
+
+
+def scaled_distances(x, distance):
+    """(D / c, s), c = s^2 (squared) or s (euclidean), s a power of two >= max |x|: direct
+    differences of x / s, so duplicated rows give exactly 0 and 1e30-sized float32
+    embeddings neither overflow nor tie at inf (see numpy_impl.mining)."""
+    s = numerics.scale_of(x).reshape(())
+    u = x / s
+    diff = u[:, None, :] - u[None, :, :]
+    q = (diff * diff).sum(dim=-1)
+    if distance == "squared":
+        return q, s
+    # sqrt's derivative is inf at 0 and inf * 0 = NaN in the chain rule: take the root of
+    # a harmless 1 there and mask it, so the gradient at d = 0 is 0
+    nonzero = q > 0
+    return torch.where(nonzero, torch.sqrt(torch.where(nonzero, q, torch.ones_like(q))), torch.zeros_like(q)), s
+
+
+def times_c(h, s, distance):
+    """h c, back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
+    return s * (s * h) if distance == "squared" else s * h
+
+
+def over_c(v, s, distance):
+    return v / s / s if distance == "squared" else v / s
 
 
 def pairwise_distances(x, distance):
-    # direct differences (see numpy_impl.mining): duplicated rows give exactly 0
-    diff = x[:, None, :] - x[None, :, :]
-    squared = (diff * diff).sum(dim=-1)
-    if distance == "squared":
-        return squared
-    # sqrt's derivative is inf at 0 and inf * 0 = NaN in the chain rule: take the root of
-    # a harmless 1 there and mask it, so the gradient at d = 0 is 0
-    nonzero = squared > 0
-    return torch.where(nonzero, torch.sqrt(torch.where(nonzero, squared, torch.ones_like(squared))),
-                       torch.zeros_like(squared))
+    return times_c(*scaled_distances(x, distance), distance)
 
 
 def _lowest_argmin(values, mask):
@@ -56,15 +73,15 @@ def mine(D, labels, strategy, margin, average):
 
 
 def _loss_and_triplets(embeddings, labels, *, strategy, margin, distance, average, soft):
-    D = pairwise_distances(embeddings, distance)
-    triplets = mine(D.detach(), labels, strategy, margin, average).to(torch.int64)
+    D, s = scaled_distances(embeddings, distance)  # mined and hinged in these units
+    triplets = mine(D.detach(), labels, strategy, over_c(margin, s, distance), average).to(torch.int64)
     a, p, n = triplets.unbind(dim=1)
     if soft:
         # logaddexp, not F.softplus: F.softplus turns linear above its threshold 20
-        z = D[a, p] - D[a, n]
+        z = times_c(D[a, p] - D[a, n], s, distance)
         terms = torch.logaddexp(torch.zeros_like(z), z)
     else:
-        terms = torch.relu(margin + D[a, p] - D[a, n])
+        terms = torch.relu(times_c(over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance))
     # no triplet: 0, not mean([]) = NaN; the sum keeps the graph, so the gradient is 0
     return terms.sum() / max(triplets.shape[0], 1), triplets
 

@@ -10,6 +10,7 @@ from shared.concepts import momentum_step as momentum_spec
 from shared.concepts import nesterov_step as nesterov_spec
 from shared.concepts import rmsprop_step as rmsprop_spec
 from shared.concepts import sgd_step as sgd_spec
+from torch_impl import numerics
 
 
 def sgd_step(param, grad, state, *, lr=0.01):
@@ -73,7 +74,10 @@ def clip_by_global_norm(grads, *, max_norm, eps=0.0):
     """Every gradient scaled by one factor, so that their joint norm is at most max_norm:
     the direction of the update is kept, only its length is cut (勾配クリッピング)."""
     clip_spec.validate(grads, max_norm=max_norm, eps=eps)
-    norm = torch.sqrt(sum(torch.sum(g * g) for g in grads.values()))
+    # scaled by one power of two s >= every |g| (numerics.py): torch.nn.utils.clip_grad_norm_
+    # overflows to an infinite norm at 1e30 in float32 (porting case clip-norm-overflow)
+    s = torch.stack([numerics.scale_of(g).reshape(()) for g in grads.values()]).max()
+    norm = s * torch.sqrt(sum(torch.sum((g / s) ** 2) for g in grads.values()))
     # = min(1, max_norm / (norm + eps)), without dividing by a norm of 0
     scale = max_norm / torch.clamp(norm + eps, min=max_norm)
     return {name: g * scale for name, g in grads.items()}, norm

@@ -382,3 +382,41 @@ def keras_output_rnn(x, o0, Wx, Wo, b, V, c, *, teacher=None):
         o = step(tf.concat([x[:, s], o], 1))
         os.append(o)
     return tf.stack(os, 1)
+
+
+def time_layer(kind: str):
+    """The `layer` check of rnn, lstm and gru: the book's TimeRNN / TimeLSTM / TimeGRU
+    (numpy_impl.rnn) started from the case's h0 (and c0), held to the function's reference;
+    stateful, the sequence fed in two blocks gives the same hs (the state carried across
+    the cut, as truncated BPTT does)."""
+    def run(module, ref, kwargs):
+        inputs = ref.inputs
+        x, states = inputs["x"], [inputs["h0"]] + ([inputs["c0"]] if kind == "lstm" else [])
+        weights = {k: v for k, v in inputs.items() if k not in ("x", "h0", "c0")}
+        cls = {"rnn": module.TimeRNN, "lstm": module.TimeLSTM, "gru": module.TimeGRU}[kind]
+
+        def layer():
+            started = cls(**weights, **kwargs, stateful=True)
+            started.state = list(states)
+            return started
+
+        whole, hs_ref = layer(), ref.out[0] if kind == "lstm" else ref.out
+        pairs = {"forward": (whole.forward(x), hs_ref)}
+        cut = x.shape[1] // 2
+        if cut:
+            blocks = layer()
+            pairs["stateful"] = (np.concatenate([blocks.forward(x[:, :cut]), blocks.forward(x[:, cut:])], axis=1),
+                                 hs_ref)
+        dhs = ref.cotangent[0] if kind == "lstm" else ref.cotangent
+        dxs = whole.backward(dhs.astype(x.dtype))
+        if kind == "lstm":
+            # only hs leaves the layer: its gradients are the function's with no cotangent on cs
+            # (the function is held to torch, Keras and finite differences by its own checks)
+            want = dict(zip(("x", "h0", "c0", *weights), module.lstm_backward(
+                np.stack([dhs, np.zeros_like(dhs)]).astype(x.dtype), **inputs, **kwargs)))
+        else:
+            want = ref.grads
+        pairs.update({"grad:x": (dxs, want["x"]), "grad:h0": (whole.dh, want["h0"])})
+        pairs.update({f"grad:{name}": (whole.grads[name], want[name]) for name in weights})
+        return pairs
+    return run

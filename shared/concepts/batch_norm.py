@@ -108,25 +108,39 @@ def _small_variance(rng):
     return {k: inputs[k] for k in ("x", "gamma", "beta")}
 
 
-def _torch_bn1d(frozen=False, **options):
+def _huge(rng):
+    """Activations of size ~1e30: finite in float32, their squares (1e60) are not."""
+    inputs = _make((16, 4), scale=1e30, shift=0.0)(rng)
+    return {k: inputs[k] for k in ("x", "gamma", "beta")}
+
+
+def _float64_definition(x, gamma, beta):
+    """(x - mean) / sqrt(var + 1e-5) gamma + beta over the batch, in float64, where 1e60 fits."""
+    x, gamma, beta = (np.asarray(a, dtype=np.float64) for a in (x, gamma, beta))
+    return (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5) * gamma + beta
+
+
+def _torch_bn1d(frozen=False, wide=False, **options):
     def run(x, gamma, beta):
         torch = lazy.torch()
-        layer = torch.nn.BatchNorm1d(x.shape[1], dtype=x.dtype, **options)
+        dtype = torch.float64 if wide else x.dtype
+        layer = torch.nn.BatchNorm1d(x.shape[1], dtype=dtype, **options)
         with torch.no_grad():
             layer.weight.copy_(gamma)
             layer.bias.copy_(beta)
         layer.requires_grad_(not frozen)
-        return layer.train()(x)
+        return layer.train()(x.to(dtype)).to(x.dtype)
     return run
 
 
-def _keras_bn(trainable=True, **options):
+def _keras_bn(trainable=True, wide=False, **options):
     def run(x, gamma, beta):
         channels = x.shape[1]
         ones, zeros = np.ones(channels), np.zeros(channels)
-        layer = keras_batch_norm_layer(x, gamma, beta, zeros, ones, **options)
+        xs = np.asarray(x, dtype=np.float64) if wide else x
+        layer = keras_batch_norm_layer(xs, gamma, beta, zeros, ones, **options)
         layer.trainable = trainable
-        return layer(x, training=True)
+        return np.asarray(layer(xs, training=True), dtype=np.asarray(x).dtype)
     return run
 
 
@@ -156,6 +170,27 @@ PORTING = (
         fixed=Side("tf", "bn(x, training=True)  # trainable left True", _keras_bn()),
         seed=72,
         source="keras BatchNormalization docs, 'About setting layer.trainable = False' (keras PR #13892)"),
+    PortingCase(
+        "torch-bn-overflow",
+        "float32 activations of size 1e30 are finite, but torch's batch norm squares them: the "
+        "variance is inf and every output is beta, silently. batch_norm here scales by a power of "
+        "two before squaring (numerics.py); with the built-in, normalise in float64.",
+        _huge,
+        reference=Side("numpy", "(x - mean) / sqrt(var + 1e-5) * gamma + beta in float64", _float64_definition),
+        naive=Side("torch", "nn.BatchNorm1d(C)(x)  # float32", _torch_bn1d()),
+        fixed=Side("torch", "nn.BatchNorm1d(C, dtype=torch.float64)(x.double()).float()", _torch_bn1d(wide=True)),
+        seed=73, source="torch.nn.BatchNorm1d; IEEE 754 float32 (largest finite value 3.4e38)"),
+    PortingCase(
+        "keras-bn-overflow",
+        "The same in Keras: BatchNormalization's moments of 1e30-sized float32 activations "
+        "overflow, the variance is inf and every output is beta. Normalise in float64.",
+        _huge,
+        reference=Side("numpy", "(x - mean) / sqrt(var + 1e-5) * gamma + beta in float64", _float64_definition),
+        naive=Side("tf", "keras.layers.BatchNormalization(epsilon=1e-5)(x, training=True)",
+                   _keras_bn(epsilon=1e-5)),
+        fixed=Side("tf", "keras.layers.BatchNormalization(epsilon=1e-5, dtype='float64')(x64, training=True)",
+                   _keras_bn(wide=True, epsilon=1e-5)),
+        seed=74, source="keras.layers.BatchNormalization (tf.nn.moments); IEEE 754 float32"),
 )
 
 CONCEPT = Concept(

@@ -83,6 +83,27 @@ def _port_tf_with_eps(grads):
     return _list({name: g * tf.cast(scale, g.dtype) for name, g in zip(grads, gs)})
 
 
+def _huge(rng):
+    """Gradients of size ~1e30: finite in float32, their squares (1e60) are not."""
+    return {"grads": {name: g * 1e30 for name, g in _grads(2.0)(rng)["grads"].items()}}
+
+
+def _port_float64(grads):
+    """The definition with the norm taken in float64, where 1e60 fits."""
+    wide = {name: np.asarray(g, dtype=np.float64) for name, g in grads.items()}
+    norm = np.sqrt(sum(np.sum(g * g) for g in wide.values()))
+    return _list({name: g * min(1.0, 1.0 / norm) for name, g in wide.items()})
+
+
+def _port_tf_scaled(grads):
+    # clipping is scale-free: clip(g / s, max_norm / s) * s = clip(g, max_norm), s a power of two
+    tf = lazy.tf()
+    gs = list(grads.values())
+    s = 2.0 ** np.ceil(np.log2(max(float(tf.reduce_max(tf.abs(g))) for g in gs)))
+    clipped, _ = tf.clip_by_global_norm([g / s for g in gs], 1.0 / s)
+    return _list({name: c * s for name, c in zip(grads, clipped)})
+
+
 def _as_tuple(run):
     # a porting case compares one array: the clipped gradients concatenated
     def flat(grads):
@@ -135,5 +156,17 @@ CONCEPT = Concept(
             fixed=Side("tf", "g * tf.minimum(1.0, 1.0 / (tf.linalg.global_norm(grads) + 1e-6))",
                        _as_tuple(_port_tf_with_eps)),
             dtype="float64", seed=535, source="torch/nn/utils/clip_grad.py; tf.clip_by_global_norm docs"),
+        PortingCase(
+            "clip-norm-overflow",
+            "float32 gradients of size 1e30 are finite, but the squares inside tf.clip_by_global_norm's "
+            "global norm are not: the norm is inf and every clipped gradient NaN (torch's clip_grad_norm_ "
+            "gets 1 / inf = 0 and zeroes them). Fix: divide by a power of two s >= max |g| first and "
+            "clip to max_norm / s (clipping is scale-free), then multiply back: as clip_by_global_norm does.",
+            _huge,
+            reference=Side("numpy", "the global norm in float64: g * min(1, 1 / norm)", _as_tuple(_port_float64)),
+            naive=Side("tf", "tf.clip_by_global_norm(grads, 1.0)", _as_tuple(_port_tf)),
+            fixed=Side("tf", "[c * s for c in tf.clip_by_global_norm([g / s for g in grads], 1.0 / s)[0]]",
+                       _as_tuple(_port_tf_scaled)),
+            seed=536, source="tf.clip_by_global_norm docs (an infinite global norm gives NaN entries)"),
     ),
 )

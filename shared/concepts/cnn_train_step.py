@@ -152,6 +152,7 @@ CONCEPT = Concept(
               "canonical params (W1 OIHW, W2 rows in (C, H, W) order), batch x NCHW (see the module docstring)",
     differentiable=(),
     steps=(1, 10),
+    predict="x",  # predict(params, x, hyper): the inference path
     cases=(
         _case("adam_step", {"lr": 0.005, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
         _case("sgd_step", {"lr": 0.1}),

@@ -143,6 +143,19 @@ def _torch_same(x, w, b):
     return lazy.F().conv2d(x, w, b, padding="same")
 
 
+def _convolution_layer(module, ref, kwargs):
+    """The book's Convolution class (numpy_impl.conv.Convolution): forward keeps the column
+    matrix, backward reuses it, returns dx and sets dW and db; held to conv2d's reference."""
+    x, w, b = ref.inputs["x"], ref.inputs["w"], ref.inputs.get("b")
+    layer = module.Convolution(w, b, **kwargs)
+    out = layer.forward(x)
+    dx = layer.backward(ref.cotangent.astype(x.dtype))
+    pairs = {"forward": (out, ref.out), "grad:x": (dx, ref.grads["x"]), "grad:w": (layer.dW, ref.grads["w"])}
+    if b is not None:
+        pairs["grad:b"] = (layer.db, ref.grads["b"])
+    return pairs
+
+
 CONCEPT = Concept(
     name="conv2d",
     module="conv",
@@ -154,6 +167,7 @@ CONCEPT = Concept(
               "x NCHW, w OIHW [O, C/groups, kh, kw]; padding an int, (ph, pw), (top, bottom, left, right), "
               "'valid' or 'same' (TensorFlow's rule: asymmetric for stride > 1)",
     differentiable=("x", "w", "b"),
+    layer=_convolution_layer,
     cases=(
         Case("box-filter", _box_filter, seed=421, golden=_box_filter_golden,
              note="2x2 ones over 0..8: the four block sums"),

@@ -44,6 +44,7 @@ CONCEPT = Concept(
     japanese="GRU（ゲート付き回帰型ユニット）：リセットゲートと更新ゲート",
     signature="gru(x, h0, Wx, Wh, bx, bh) -> hs [N, T, H]; Wx [D, 3H], Wh [H, 3H], bx, bh [3H], gate blocks "
               "(r, z, n) as torch (Keras: (z, r, h), layouts.gru_to_keras)",
+    layer=_rnn.time_layer("gru"),
     differentiable=("x", "h0", "Wx", "Wh", "bx", "bh"),
     cases=(
         Case("small", _rnn.make_inputs("gru", 2, 5, 3, 4), seed=521, golden=_rnn.python_loop("gru")),

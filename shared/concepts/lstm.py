@@ -54,6 +54,7 @@ CONCEPT = Concept(
     japanese="LSTM（長短期記憶）：入力ゲート・忘却ゲート・出力ゲートと記憶セル",
     signature="lstm(x, h0, c0, Wx, Wh, b) -> [2, N, T, H] = (hs, cs); Wx [D, 4H], Wh [H, 4H], b [4H], gate "
               "blocks (i, f, g, o) as torch and Keras (the book slices f, g, i, o: layouts.book_lstm_to_canonical)",
+    layer=_rnn.time_layer("lstm"),
     differentiable=("x", "h0", "c0", "Wx", "Wh", "b"),
     cases=(
         Case("small", _rnn.make_inputs("lstm", 2, 5, 3, 4), seed=511, golden=_rnn.python_loop("lstm")),

@@ -147,6 +147,7 @@ CONCEPT = Concept(
               "canonical params, every random draw in the batch (see the module docstring)",
     differentiable=(),
     steps=(1, 10),
+    predict="x",  # predict(params, x, hyper): running statistics, no dropout
     overrides=(Override("step", ADAGRAD_F32_AMPLIFIED, case="adagrad", dtype="float32"),),
     cases=(
         _case("sgd_step", {"lr": 0.1}),
