@@ -23,7 +23,7 @@ demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-
 	$(VENV)/bin/rosetta demo gan
 	$(VENV)/bin/rosetta demo bit
 
-mutants: $(STAMP)  ## mutation testing: does rosetta parity notice a one-token slip? (about an hour; not in make test)
+mutants: $(STAMP)  ## mutation testing: does rosetta parity notice a one-token slip? (~10 min; not in make test)
 	$(VENV)/bin/python -m tools.mutate
 
 install: $(STAMP)

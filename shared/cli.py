@@ -703,13 +703,17 @@ def cmd_fuzz(args, console: Console) -> int:
     per_backend = fuzz.CHECKS[:3]
     table = _results_table(console, "Outcomes per class: rejected by the validator or accepted alike in every "
                            "backend, else a problem (per backend: " + "/".join(names) + ")",
-                           ("class", "variants", "rejected", "accepted", *per_backend, "disagreement", "policy"),
-                           left=("class",), whole=("class",))
+                           ("class", "variants", "rejected", "accepted", "declared", *per_backend, "disagreement",
+                            "policy"), left=("class",), whole=("class",))
     for kind, row in rows.items():
-        table.add_row(kind, *(str(row[c]) for c in ("variants", "rejected", "accepted")),
+        table.add_row(kind, *(str(row[c]) for c in ("variants", "rejected", "accepted", "declared")),
                       *("/".join(str(row[c][n]) for n in names) for c in per_backend),
                       str(row["disagreement"]), str(row["policy"]))
     console.print(table)
+    declared = sorted({(r.variant.kind, r.variant.concept.name) for r in results if r.declared})
+    for kind, concept in declared:
+        reasons = sorted(set(fuzz.DECLARED[kind, concept].values()))
+        console.print(Padding(f"[dim]declared: {kind} {concept}: {escape('; '.join(reasons))}[/]", (0, 0, 0, 2)))
     problems = [(r, p) for r in results for p in r.problems]
     for result, (check, backend, detail) in problems[:args.show]:
         console.print(Padding(f"[red]{check}[/] {backend} {escape(result.variant.id)}: {escape(detail)}",

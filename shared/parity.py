@@ -303,7 +303,8 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
         if oracle.backend == task.backend and oracle.applies(case):
             check("builtin", f"builtin:{oracle.api}",
                   lambda tol, oracle=oracle: _check_oracle(task, backend, oracle, ref, tol))
-    if concept.layer is not None and task.backend == "numpy":
+    # the classes are built on the CPU: a GPU task has no layer check of its own
+    if concept.layer is not None and task.backend in concept.layer_backends and task.device == "cpu":
         _check_layer(task, ref, check, records)
     return records
 
@@ -355,10 +356,11 @@ def _check_golden(task, ref, check):
 
 
 def _check_layer(task, ref, check, records):
-    """The book-style layer class against the reference its function is held to."""
+    """A class that restates the function (a book-style layer, a framework's own module)
+    against the reference the function is held to."""
     from shared.backends import module
     try:
-        pairs = task.concept.layer(module("numpy", task.concept), ref, task.case.kwargs)
+        pairs = task.concept.layer(module(task.backend, task.concept), ref, task.case.kwargs)
     except Exception as error:  # a layer that crashes is one failed record that says why
         records.append(failed_record(task, "layer", "forward", error))
         return

@@ -162,9 +162,10 @@ class Concept:
     the module's `predict(params, x, hyper)` (batch norm's running statistics, no dropout)
     is compared too, on each listed step's batch with the parameters after that step.
 
-    NumPy's book-style layer class (the book's Convolution, the Time layers) is held to
-    the function it restates by `layer(module, ref, kwargs) -> {check: (got, want)}`: the
-    engine runs it on the NumPy module in every dtype and records each pair as
+    A class that restates the function (NumPy's book-style layers: the book's Convolution,
+    the Time layers; a framework's own module: BiT's ResNetV2 and BiTModule) is held to it
+    by `layer(module, ref, kwargs) -> {check: (got, want)}`: the engine runs it on the
+    module of each backend in `layer_backends`, in every dtype, and records each pair as
     `layer:<check>`, with the forward tolerance, or the grad one where check starts "grad".
     """
 
@@ -186,6 +187,7 @@ class Concept:
     numeric_entries: int = 0
     predict: str = ""
     layer: Callable[..., dict[str, tuple[Any, Any]]] | None = None
+    layer_backends: tuple[str, ...] = ("numpy",)
 
     @property
     def fn_name(self) -> str:

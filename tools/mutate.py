@@ -8,7 +8,7 @@ whose module holds (or imports) the mutated file: a failing comparison kills the
 slip changes nothing the spec defines) and explained in EXPLAINED below, or a gap in the
 checks. The report goes to docs/mutants.md.
 
-    python -m tools.mutate [--count 72] [--seed 19] [-j 2] [--out docs/mutants.md]
+    python -m tools.mutate [--count 144] [--seed 20] [-j 2] [--out docs/mutants.md]
 """
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ FOCUS = re.compile(r"^(class Convolution|class _TimeLayer|class Time\w+|def pred
 # Survivors that are equivalent, with the reason: the mutated program computes the same
 # function wherever the spec defines it. Keyed by Mutant.key.
 EXPLAINED: dict[str, str] = {}
+# Survivors that are real slips rosetta parity cannot see, with the reason and what does see
+# them. They count against the kill rate (at least KILL_RATE of the non-equivalent mutants).
+GAPS: dict[str, str] = {
+    "numpy_impl/bit.py::gradients::area = zf.shape[2] * zf.shape[3]::*->/@27": (
+        "H / W for H W pixels is the same number where the map before the pooling is 1 pixel wide, as in "
+        "both of bit_train_step's cases (1 x 1 and 2 x 1); its float32 tolerances (KB_MAX, R_GRAD_MAX, "
+        "B_MAX in bit_train_step.py) are derived from those cases' conditioning, and a 2 x 2 map raises "
+        "the gradient sum's cancellation R from 7.7 to 8.5-58 (two 2 x 2 shapes, 18 seeds each). "
+        "parity_tests/test_bit.py::test_backward_along_a_random_direction_of_all_parameters (a 2 x 2 "
+        "map, float64 finite differences) fails on it."),
+}
+KILL_RATE = 0.98
 
 
 @dataclass(frozen=True)
@@ -215,15 +227,18 @@ def _copy() -> Path:
 def report(results, count: int, seed: int, seconds: float) -> str:
     killed = sum(outcome == "killed" for _, outcome, _, _ in results)
     equivalent = [m for m, outcome, _, _ in results if outcome != "killed" and m.key in EXPLAINED]
-    real = [m for m, outcome, _, _ in results if outcome != "killed" and m.key not in EXPLAINED]
+    gaps = [m for m, outcome, _, _ in results if outcome != "killed" and m.key in GAPS]
+    real = [m for m, outcome, _, _ in results if outcome != "killed" and m.key not in EXPLAINED | GAPS]
     viable = len(results) - len(equivalent)
     rate = killed / viable if viable else 1.0
     out = ["# Mutation testing", "",
            f"`make mutants` (tools/mutate.py): {len(results)} single-token mutants drawn with seed {seed} "
            f"from numpy_impl, torch_impl and tf_impl, each run against the parity engine's tasks for the "
            f"concepts that use the mutated module, on CPU ({seconds / 60:.0f} min on this machine).", "",
-           f"- killed: **{killed}** of {viable} non-equivalent mutants (**{rate:.1%}**)",
+           f"- killed: **{killed}** of {viable} non-equivalent mutants (**{rate:.1%}**; the target is "
+           f"{KILL_RATE:.0%})",
            f"- equivalent (explained below): {len(equivalent)}",
+           f"- real slips parity does not see (explained below, with what does): {len(gaps)}",
            f"- surviving, unexplained: **{len(real)}**", "",
            "| # | where | mutation | outcome | the first failed comparison |",
            "|---|---|---|---|---|"]
@@ -231,10 +246,12 @@ def report(results, count: int, seed: int, seconds: float) -> str:
         where = f"`{m.path}:{m.line}` ({m.scope})"
         shown = detail.replace("|", "\\|")[:110]
         out.append(f"| {i} | {where} | `{m.old}` → `{m.new}` in `{m.text.strip()[:70]}` | {outcome} | {shown} |")
-    if equivalent or real:
+    if equivalent or gaps or real:
         out += ["", "## Survivors", ""]
         for m in equivalent:
             out.append(f"- `{m.path}:{m.line}` `{m.old}` → `{m.new}`: equivalent. {EXPLAINED[m.key]}")
+        for m in gaps:
+            out.append(f"- `{m.path}:{m.line}` `{m.old}` → `{m.new}`: a gap. {GAPS[m.key]}")
         for m in real:
             out.append(f"- `{m.path}:{m.line}` `{m.old}` → `{m.new}`: **not explained** (key `{m.key}`)")
     return "\n".join(out) + "\n"
@@ -242,8 +259,8 @@ def report(results, count: int, seed: int, seconds: float) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=72, help="mutants to draw (default 72)")
-    parser.add_argument("--seed", type=int, default=19, help="the draw's seed (default 19)")
+    parser.add_argument("--count", type=int, default=144, help="mutants to draw (default 144)")
+    parser.add_argument("--seed", type=int, default=20, help="the draw's seed (default 20)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="mutants run at once")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "mutants.md", help="the report")
     args = parser.parse_args(argv)
@@ -270,9 +287,13 @@ def main(argv=None) -> int:
         for workdir in copies:
             shutil.rmtree(workdir, ignore_errors=True)
     args.out.write_text(report(results, args.count, args.seed, time.monotonic() - start))
-    unexplained = [m for m, outcome, _, _ in results if outcome != "killed" and m.key not in EXPLAINED]
-    print(f"wrote {args.out}: {len(mutants) - len(unexplained)} of {len(mutants)} killed or explained")
-    return 1 if unexplained else 0
+    survivors = [m for m, outcome, _, _ in results if outcome != "killed"]
+    unexplained = [m for m in survivors if m.key not in EXPLAINED | GAPS]
+    viable = len(mutants) - sum(m.key in EXPLAINED for m in survivors)
+    rate = (len(mutants) - len(survivors)) / viable if viable else 1.0
+    print(f"wrote {args.out}: {len(mutants) - len(unexplained)} of {len(mutants)} killed or explained; "
+          f"{rate:.1%} of the non-equivalent ones killed")
+    return 1 if unexplained or rate < KILL_RATE else 0
 
 
 if __name__ == "__main__":

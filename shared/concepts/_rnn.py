@@ -388,7 +388,8 @@ def time_layer(kind: str):
     """The `layer` check of rnn, lstm and gru: the book's TimeRNN / TimeLSTM / TimeGRU
     (numpy_impl.rnn) started from the case's h0 (and c0), held to the function's reference;
     stateful, the sequence fed in two blocks gives the same hs (the state carried across
-    the cut, as truncated BPTT does)."""
+    the cut, as truncated BPTT does); not stateful, each call starts from zeros, as the
+    function from h0 = 0 (and c0 = 0)."""
     def run(module, ref, kwargs):
         inputs = ref.inputs
         x, states = inputs["x"], [inputs["h0"]] + ([inputs["c0"]] if kind == "lstm" else [])
@@ -407,6 +408,12 @@ def time_layer(kind: str):
             blocks = layer()
             pairs["stateful"] = (np.concatenate([blocks.forward(x[:, :cut]), blocks.forward(x[:, cut:])], axis=1),
                                  hs_ref)
+        # not stateful (the default): every call starts from zeros, whatever the last one left
+        fresh = cls(**weights, **kwargs)
+        fresh.forward(x)
+        zero = getattr(module, kind)(**{**inputs, **{name: np.zeros_like(s) for name, s in
+                                                     zip(("h0", "c0"), states)}}, **kwargs)
+        pairs["zero-state"] = (fresh.forward(x), zero[0] if kind == "lstm" else zero)
         dhs = ref.cotangent[0] if kind == "lstm" else ref.cotangent
         dxs = whole.backward(dhs.astype(x.dtype))
         if kind == "lstm":

@@ -16,14 +16,18 @@ def validate(concept: str, x, axis) -> int:
 
 BOOK_EXAMPLE = np.array([0.3, 2.9, 4.0])
 OVERFLOW = np.array([1010.0, 1000.0, 990.0])
+# a spread of 2000: shifting by anything but the max (the min, the mean) overflows exp
+WIDE = np.array([-1000.0, 0.0, 1000.0])
 
 
-def cases(golden_book=None, golden_overflow=None) -> tuple[Case, ...]:
+def cases(golden_book=None, golden_overflow=None, golden_wide=None) -> tuple[Case, ...]:
     return (
         Case("book-example", lambda rng: {"x": BOOK_EXAMPLE.copy()}, golden=golden_book,
              note="ゼロから作る 3.5.1: softmax([0.3, 2.9, 4.0])"),
         Case("overflow", lambda rng: {"x": OVERFLOW.copy()}, golden=golden_overflow,
              note="ゼロから作る 3.5.2: exp(1010) overflows; subtracting the max fixes it"),
+        Case("wide-spread", lambda rng: {"x": WIDE.copy()}, golden=golden_wide,
+             note="[-1000, 0, 1000]: only the max shift keeps exp finite (exp(2000) after a min shift)"),
         Case("batch", lambda rng: {"x": 3 * rng.standard_normal((4, 5))}, seed=11),
         Case("axis-0", lambda rng: {"x": rng.standard_normal((4, 3))}, {"axis": 0}, seed=12),
         Case("rank-3-axis-1", lambda rng: {"x": rng.standard_normal((2, 4, 3))}, {"axis": 1}, seed=13),

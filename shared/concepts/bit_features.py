@@ -159,6 +159,29 @@ PORTING = (
 )
 
 
+def _framework_module(module, ref, kwargs):
+    """The `layer` check in torch and TF: each framework's own BiT module, built from the
+    canonical params, against the reference features: torch's ResNetV2 (timm's names and
+    state_dict order) and TF's BiTModule (the BiT checkpoint's names: what tf_impl.hub
+    exports). The weights read back through to_canonical must be the params given."""
+    x, params, config = ref.inputs["x"], ref.inputs["params"], kwargs["config"]
+    if module.__name__.startswith("torch_impl"):
+        import torch
+        model = module.ResNetV2.from_canonical(params, config)
+        with torch.no_grad():
+            got = model.features(torch.tensor(x)).numpy()  # a copy: the reference inputs are read-only
+        back = {name: value.numpy() for name, value in model.to_canonical().items()}
+        names = list(params)
+    else:
+        model = module.BiTModule(params, config)
+        got = model.features_nchw(x).numpy()
+        back = model.to_canonical()
+        names = [name for name in params if not name.startswith("head/")]  # a backbone: no head
+    flat = (np.concatenate([np.ravel(back[name]) for name in names]),
+            np.concatenate([np.ravel(params[name]) for name in names]))
+    return {"forward": (got, ref.out), "round-trip": flat}
+
+
 def _bad(change, hw=(32, 32)):
     def make():
         inputs = _make(_bit.TINY, 2, hw)(np.random.default_rng(0))
@@ -178,6 +201,8 @@ CONCEPT = Concept(
     differentiable=(),
     cases=CASES,
     porting=PORTING,
+    layer=_framework_module,
+    layer_backends=("torch", "tf"),
     oracles=(Oracle("numpy", "BiT's channels-last network (bit_tf2's layout, tensordot convolutions)",
                     lambda x, params, config: nhwc_features(x, params, config)),),
     # the channels-last oracle rounds as another implementation does: the same bounds

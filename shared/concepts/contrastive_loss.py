@@ -6,7 +6,7 @@ import numpy as np
 
 from shared import checks, lazy
 from shared.concepts import _metric
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side, Skip
 
 DISTANCES = ("euclidean", "cosine")
 # a zero embedding has no direction: each norm is clamped from below, as torch's
@@ -79,6 +79,18 @@ def _pairs(n=6, dim=4, label_dtype=np.float64):
     return make
 
 
+def _at_the_floor(rng):
+    """Row 0 of x1 has norm exactly COSINE_NORM_FLOOR in float64 (a^2 + b^2 = 1e-16, a chosen
+    so that the rounded sum's root is 1e-8 exactly; IEEE sqrt and products are exact-rounded,
+    so on every machine): the kink of max(||x||, floor), where all three take the side above
+    (torch.clamp and tf.maximum pass the gradient at equality). Rounded to float32, the row
+    sits strictly above the floor in float32 and in float64, so every dtype agrees on a side."""
+    a = 5.0015e-9
+    x1 = np.array([[a, math.sqrt(1e-16 - a * a), 0.0], [0.5, -1.0, 2.0]])
+    x2 = np.array([[1.0, 2.0, 2.0], [-1.0, 0.5, 1.5]])
+    return {"x1": x1, "x2": x2, "y": np.array([1.0, 0.0])}
+
+
 def _identical_rows(rng):
     x1 = rng.standard_normal((4, 3))
     x2 = rng.standard_normal((4, 3))
@@ -116,8 +128,9 @@ def _tf_oracle(x1, x2, y, margin=1.0, distance="euclidean", reduction="mean"):
 
 
 def _distinct_rows(case):
-    # tf.norm's gradient at a zero difference is NaN (sqrt'(0) = inf times 0): see the porting case of triplet_loss
-    return case.name != "identical-pairs"
+    # tf.norm's gradient at a zero difference is NaN (sqrt'(0) = inf times 0): see the porting case of triplet_loss;
+    # keras' cosine_similarity floors the squared norm at 1e-12 (a norm floor of 1e-6, not 1e-8)
+    return case.name not in ("identical-pairs", "cosine-at-the-floor")
 
 
 # -- porting: the published forms that differ from ours ----------------------------------
@@ -172,6 +185,12 @@ CONCEPT = Concept(
         case("cosine", _pairs(n=8, dim=5), seed=605, margin=0.8, distance="cosine",
              note="d = 1 - cos in [0, 2]; margin 0.8 leaves some dissimilar pairs inside"),
         case("cosine-none", _pairs(), seed=606, margin=1.2, distance="cosine", reduction="none"),
+        case("cosine-at-the-floor", _at_the_floor, margin=0.8, distance="cosine",
+             note="||x1[0]|| = 1e-8 exactly: the norm floor's kink, gradient from the side above"),
+    ),
+    skips=(
+        Skip("cosine-at-the-floor", "numeric:x1",
+             "central differences straddle the kink of max(||x1[0]||, 1e-8) and average its two sides"),
     ),
     error_cases=(
         ErrorCase("shape-mismatch", lambda: {"x1": np.ones((4, 3)), "x2": np.ones((4, 2)), "y": np.ones(4)},

@@ -17,6 +17,11 @@ def _overflow_closed_form(inputs):
     return np.array([-log_z, -10 - log_z, -20 - log_z])
 
 
+def _wide_closed_form(inputs):
+    log_z = math.log1p(math.exp(-1000) + math.exp(-2000))  # 0.0: e^-1000 is below float64's range
+    return np.array([-2000 - log_z, -1000 - log_z, -log_z])
+
+
 def _book_closed_form(inputs):
     x = [0.3, 2.9, 4.0]
     log_z = math.log(sum(math.exp(v) for v in x))
@@ -35,7 +40,8 @@ CONCEPT = Concept(
     japanese="対数ソフトマックス関数",
     signature="log_softmax(x, *, axis=-1) -> same shape and dtype as x",
     differentiable=("x",),
-    cases=family.cases(golden_book=_book_closed_form, golden_overflow=_overflow_closed_form),
+    cases=family.cases(golden_book=_book_closed_form, golden_overflow=_overflow_closed_form,
+                       golden_wide=_wide_closed_form),
     error_cases=family.error_cases("log_softmax"),
     oracles=(
         Oracle("numpy", "scipy.special.log_softmax",

@@ -13,6 +13,11 @@ def validate(x, *, axis):
     return family.validate("softmax", x, axis)
 
 
+def _wide_closed_form(inputs):
+    z = 1 + math.exp(-1000) + math.exp(-2000)
+    return np.array([math.exp(-2000) / z, math.exp(-1000) / z, 1 / z])
+
+
 def _overflow_closed_form(inputs):
     # exp(1010 - 1010), exp(-10), exp(-20) over their sum, in Python floats
     z = 1 + math.exp(-10) + math.exp(-20)
@@ -35,7 +40,7 @@ CONCEPT = Concept(
     signature="softmax(x, *, axis=-1) -> same shape and dtype as x, sums to 1 along axis",
     differentiable=("x",),
     cases=family.cases(golden_book=lambda i: np.array([0.01821127, 0.24519181, 0.73659691]),
-                       golden_overflow=_overflow_closed_form),
+                       golden_overflow=_overflow_closed_form, golden_wide=_wide_closed_form),
     error_cases=family.error_cases("softmax"),
     oracles=(
         Oracle("numpy", "scipy.special.softmax", lambda x, axis=-1: lazy.scipy_special().softmax(x, axis=axis)),
