@@ -166,7 +166,8 @@ def _framework_module(module, ref, kwargs):
     exports). The weights read back through to_canonical must be the params given."""
     x, params, config = ref.inputs["x"], ref.inputs["params"], kwargs["config"]
     if module.__name__.startswith("torch_impl"):
-        import torch
+        from shared import lazy
+        torch = lazy.torch()
         model = module.ResNetV2.from_canonical(params, config)
         with torch.no_grad():
             got = model.features(torch.tensor(x)).numpy()  # a copy: the reference inputs are read-only
