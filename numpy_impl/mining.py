@@ -26,18 +26,8 @@ def scaled_distances(x, distance):
     return (q if distance == "squared" else np.sqrt(q)), s
 
 
-def times_c(h, s, distance):
-    """h c, c = s^2 or s: back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
-    return s * (s * h) if distance == "squared" else s * h
-
-
-def over_c(v, s, distance):
-    """v / c: a margin in the scaled units."""
-    return v / s / s if distance == "squared" else v / s
-
-
 def pairwise_distances(x, distance):
-    return times_c(*scaled_distances(x, distance), distance)
+    return spec.times_c(*scaled_distances(x, distance), distance)
 
 
 def _masks(labels):
@@ -85,9 +75,9 @@ def _terms(D, s, distance, triplets, margin, soft):
     from D in the scaled units of scaled_distances."""
     a, p, n = triplets.T
     if soft:
-        z = times_c(D[a, p] - D[a, n], s, distance)
+        z = spec.times_c(D[a, p] - D[a, n], s, distance)
         return np.logaddexp(0, z), 1 / (1 + np.exp(-z))
-    h = times_c(over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance)
+    h = spec.times_c(spec.over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance)
     return np.maximum(h, 0), (h > 0).astype(D.dtype)
 
 
@@ -99,7 +89,7 @@ def _mean(terms):
 def _mined(x, labels, strategy, margin, distance, average, soft):
     """The scaled distances, the triplets mined in those units, and their terms."""
     D, s = scaled_distances(x, distance)
-    triplets = mine(D, labels, strategy, over_c(margin, s, distance), average)
+    triplets = mine(D, labels, strategy, spec.over_c(margin, s, distance), average)
     return D, s, triplets, _terms(D, s, distance, triplets, margin, soft)
 
 

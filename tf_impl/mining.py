@@ -25,17 +25,8 @@ def scaled_distances(x, distance):
     return tf.where(nonzero, tf.sqrt(tf.where(nonzero, q, tf.ones_like(q))), tf.zeros_like(q)), s
 
 
-def times_c(h, s, distance):
-    """h c, back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
-    return s * (s * h) if distance == "squared" else s * h
-
-
-def over_c(v, s, distance):
-    return v / s / s if distance == "squared" else v / s
-
-
 def pairwise_distances(x, distance):
-    return times_c(*scaled_distances(x, distance), distance)
+    return spec.times_c(*scaled_distances(x, distance), distance)
 
 
 def _lowest_argmin(values, mask):
@@ -76,13 +67,13 @@ def mine(D, labels, strategy, margin, average):
 
 def _loss_and_triplets(embeddings, labels, *, strategy, margin, distance, average, soft):
     D, s = scaled_distances(embeddings, distance)  # mined and hinged in these units
-    triplets = mine(tf.stop_gradient(D), labels, strategy, over_c(margin, s, distance), average)
+    triplets = mine(tf.stop_gradient(D), labels, strategy, spec.over_c(margin, s, distance), average)
     d_ap = tf.gather_nd(D, tf.stack([triplets[:, 0], triplets[:, 1]], axis=1))
     d_an = tf.gather_nd(D, tf.stack([triplets[:, 0], triplets[:, 2]], axis=1))
     if soft:
-        terms = tf.nn.softplus(times_c(d_ap - d_an, s, distance))
+        terms = tf.nn.softplus(spec.times_c(d_ap - d_an, s, distance))
     else:
-        terms = tf.nn.relu(times_c(over_c(margin, s, distance) + d_ap - d_an, s, distance))
+        terms = tf.nn.relu(spec.times_c(spec.over_c(margin, s, distance) + d_ap - d_an, s, distance))
     # no triplet: 0, not mean([]) = NaN
     count = tf.cast(tf.maximum(tf.shape(triplets)[0], 1), D.dtype)
     return tf.reduce_sum(terms) / count, triplets

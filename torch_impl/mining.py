@@ -23,17 +23,8 @@ def scaled_distances(x, distance):
     return torch.where(nonzero, torch.sqrt(torch.where(nonzero, q, torch.ones_like(q))), torch.zeros_like(q)), s
 
 
-def times_c(h, s, distance):
-    """h c, back from the scaled units (s (s h): s^2 alone is inf at 1e30)."""
-    return s * (s * h) if distance == "squared" else s * h
-
-
-def over_c(v, s, distance):
-    return v / s / s if distance == "squared" else v / s
-
-
 def pairwise_distances(x, distance):
-    return times_c(*scaled_distances(x, distance), distance)
+    return spec.times_c(*scaled_distances(x, distance), distance)
 
 
 def _lowest_argmin(values, mask):
@@ -74,14 +65,14 @@ def mine(D, labels, strategy, margin, average):
 
 def _loss_and_triplets(embeddings, labels, *, strategy, margin, distance, average, soft):
     D, s = scaled_distances(embeddings, distance)  # mined and hinged in these units
-    triplets = mine(D.detach(), labels, strategy, over_c(margin, s, distance), average).to(torch.int64)
+    triplets = mine(D.detach(), labels, strategy, spec.over_c(margin, s, distance), average).to(torch.int64)
     a, p, n = triplets.unbind(dim=1)
     if soft:
         # logaddexp, not F.softplus: F.softplus turns linear above its threshold 20
-        z = times_c(D[a, p] - D[a, n], s, distance)
+        z = spec.times_c(D[a, p] - D[a, n], s, distance)
         terms = torch.logaddexp(torch.zeros_like(z), z)
     else:
-        terms = torch.relu(times_c(over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance))
+        terms = torch.relu(spec.times_c(spec.over_c(margin, s, distance) + D[a, p] - D[a, n], s, distance))
     # no triplet: 0, not mean([]) = NaN; the sum keeps the graph, so the gradient is 0
     return terms.sum() / max(triplets.shape[0], 1), triplets
 

@@ -71,6 +71,18 @@ def validate(concept: str, embeddings, labels, *, margin, distance, strategy="ba
 
 # ---------------------------------------------------------------- golden: plain loops
 
+def times_c(h, s, distance):
+    """h c, c = s^2 (squared) or s (euclidean): a distance or hinge in the scaled units of
+    each package's scaled_distances back in x's units, as s (s h) (s^2 alone is inf at 1e30
+    in float32). Plain arithmetic: the three packages share it, on their own arrays."""
+    return s * (s * h) if distance == "squared" else s * h
+
+
+def over_c(v, s, distance):
+    """v / c: a margin in the scaled units."""
+    return v / s / s if distance == "squared" else v / s
+
+
 def _distance(x, i, j, distance):
     s = sum((x[i][k] - x[j][k]) ** 2 for k in range(len(x[i])))
     return s if distance == "squared" else math.sqrt(s)
