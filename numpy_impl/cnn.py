@@ -20,7 +20,7 @@ def _conv(hyper):
     return {"stride": hyper["stride"], "padding": hyper["pad"]}
 
 
-def forward(params, x, hyper):
+def _forward(params, x, hyper):
     """Scores, and every layer's input: what the backward pass needs."""
     c = conv2d(x, params["W1"], params["b1"], **_conv(hyper))  # [N, F, OH, OW]
     r = relu(c)
@@ -32,7 +32,7 @@ def forward(params, x, hyper):
 
 
 def predict(params, x, hyper):
-    return forward(params, x, hyper)[0]
+    return _forward(params, x, hyper)[0]
 
 
 def loss(params, batch, hyper):
@@ -40,9 +40,9 @@ def loss(params, batch, hyper):
     return softmax_with_loss(predict(params, batch["x"], hyper), batch["t"])
 
 
-def gradients(params, batch, hyper):
+def _gradients(params, batch, hyper):
     """(loss, grads) by backpropagation, from the loss back to the first convolution."""
-    scores, (x, c, r, p, a, h) = forward(params, batch["x"], hyper)
+    scores, (x, c, r, p, a, h) = _forward(params, batch["x"], hyper)
     loss_value = softmax_with_loss(scores, batch["t"])
     grads = {}
     d_scores = softmax_with_loss_backward(1.0, scores, batch["t"])
@@ -57,6 +57,6 @@ def gradients(params, batch, hyper):
 
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    loss_value, grads = gradients(params, batch, hyper)
+    loss_value, grads = _gradients(params, batch, hyper)
     new_params, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, new_params, new_opt_state

@@ -9,7 +9,7 @@ its model as a dict.
 
 `train_step` is one DCGAN step (gan_train_step): the discriminator's update with the fakes
 held constant, then the generator's update back through the UPDATED discriminator
-(dL/dfake from discriminator_grads, then generator_grads down to G's parameters).
+(dL/dfake from _discriminator_grads, then _generator_grads down to G's parameters).
 """
 import numpy as np
 
@@ -87,13 +87,13 @@ def discriminator_backward(dy, x, W_c1, b_c1, W_c2, b_c2, W_fc, b_fc, *, negativ
     return dx, dW_c1, db_c1, dW_c2, db_c2, dW_fc, db_fc
 
 
-def generator_grads(dy, z, params, *, bn_eps=spec.BN_EPS):
+def _generator_grads(dy, z, params, *, bn_eps=spec.BN_EPS):
     """(dz, {name: gradient}) for a generator kept as its canonical dict."""
     dz, *grads = generator_backward(dy, z, **params, bn_eps=bn_eps)
     return dz, dict(zip(spec.GENERATOR_PARAMS, grads))
 
 
-def discriminator_grads(dy, x, params, *, negative_slope=spec.NEGATIVE_SLOPE):
+def _discriminator_grads(dy, x, params, *, negative_slope=spec.NEGATIVE_SLOPE):
     """(dx, {name: gradient}) for a discriminator kept as its canonical dict."""
     dx, *grads = discriminator_backward(dy, x, **params, negative_slope=negative_slope)
     return dx, dict(zip(spec.DISCRIMINATOR_PARAMS, grads))
@@ -127,41 +127,41 @@ def _g_loss_and_dlogits(l_fake, g_loss):
     return -loss, -dl
 
 
-def d_loss(D, x, fake, hyper):
+def _d_loss(D, x, fake, hyper):
     """The discriminator's loss, forward only; `fake` is a given array (a constant)."""
     slope = hyper["negative_slope"]
     return _d_loss_and_dlogits(discriminator(x, **D, negative_slope=slope),
                                discriminator(fake, **D, negative_slope=slope))[0]
 
 
-def g_loss(D, fake, hyper):
+def _g_loss(D, fake, hyper):
     """The generator's loss of its images `fake` under the discriminator D, forward only."""
     return _g_loss_and_dlogits(discriminator(fake, **D, negative_slope=hyper["negative_slope"]), hyper["g_loss"])[0]
 
 
-def update_discriminator(D, opt_state_D, x, fake, hyper):
-    """(d_loss, grads, new D, new state). `fake` enters as data: the gradient stops at it,
+def _update_discriminator(D, opt_state_D, x, fake, hyper):
+    """(D's loss, grads, new D, new state). `fake` enters as data: the gradient stops at it,
     as fake.detach() does in torch, so this step cannot move the generator."""
     slope = hyper["negative_slope"]
     l_real = discriminator(x, **D, negative_slope=slope)
     l_fake = discriminator(fake, **D, negative_slope=slope)
     loss, dl_real, dl_fake = _d_loss_and_dlogits(l_real, l_fake)
-    _, grads_real = discriminator_grads(dl_real, x, D, negative_slope=slope)
-    _, grads_fake = discriminator_grads(dl_fake, fake, D, negative_slope=slope)  # its dfake is dropped
+    _, grads_real = _discriminator_grads(dl_real, x, D, negative_slope=slope)
+    _, grads_fake = _discriminator_grads(dl_fake, fake, D, negative_slope=slope)  # its dfake is dropped
     # the same weights score both halves of the batch: each weight's gradient is the sum
     grads = {name: grads_real[name] + grads_fake[name] for name in spec.DISCRIMINATOR_PARAMS}
     new_D, new_state = optimizers.step_all(D, grads, opt_state_D, hyper["optimizer"], hyper["opt"])
     return loss, grads, new_D, new_state
 
 
-def update_generator(G, opt_state_G, z, fake, D, hyper):
-    """(g_loss, grads, new G, new state) against the discriminator D, which the caller has
+def _update_generator(G, opt_state_G, z, fake, D, hyper):
+    """(G's loss, grads, new G, new state) against the discriminator D, which the caller has
     ALREADY updated. D is held fixed: its own gradients are computed on the way (the
     backward passes through its weights) and dropped; only dL/dfake travels on, into G."""
     slope = hyper["negative_slope"]
     loss, dl = _g_loss_and_dlogits(discriminator(fake, **D, negative_slope=slope), hyper["g_loss"])
-    dfake, _ = discriminator_grads(dl, fake, D, negative_slope=slope)
-    _, grads = generator_grads(dfake, z, G, bn_eps=hyper["bn_eps"])
+    dfake, _ = _discriminator_grads(dl, fake, D, negative_slope=slope)
+    _, grads = _generator_grads(dfake, z, G, bn_eps=hyper["bn_eps"])
     new_G, new_state = optimizers.step_all(G, grads, opt_state_G, hyper["optimizer"], hyper["opt"])
     return loss, grads, new_G, new_state
 
@@ -171,21 +171,21 @@ def train_step(params, opt_state, batch, hyper):
     x, z = batch["x"], batch["z"]
     G, D = params["G"], params["D"]
     fake = generator(z, **G, bn_eps=hyper["bn_eps"])  # batch statistics: training mode
-    loss_D, grads_D, new_D, state_D = update_discriminator(D, opt_state["D"], x, fake, hyper)
+    loss_D, grads_D, new_D, state_D = _update_discriminator(D, opt_state["D"], x, fake, hyper)
     # G has not changed, so `fake` is still G(z): the G step reuses it, scored by the NEW D
-    loss_G, grads_G, new_G, state_G = update_generator(G, opt_state["G"], z, fake, new_D, hyper)
+    loss_G, grads_G, new_G, state_G = _update_generator(G, opt_state["G"], z, fake, new_D, hyper)
     return ({"D": loss_D, "G": loss_G}, {"G": grads_G, "D": grads_D},
             {"G": new_G, "D": new_D}, {"G": state_G, "D": state_D})
 
 
-def losses(params, batch, hyper):
-    """{"D": d_loss, "G": g_loss} at these parameters, both under THIS discriminator (no
+def _losses(params, batch, hyper):
+    """{"D": D's loss, "G": G's loss} at these parameters, both under THIS discriminator (no
     update in between), forward only: for monitoring a run."""
     fake = generator(batch["z"], **params["G"], bn_eps=hyper["bn_eps"])
-    return {"D": d_loss(params["D"], batch["x"], fake, hyper), "G": g_loss(params["D"], fake, hyper)}
+    return {"D": _d_loss(params["D"], batch["x"], fake, hyper), "G": _g_loss(params["D"], fake, hyper)}
 
 
-def samples(params, z, hyper):
+def _samples(params, z, hyper):
     """The generator's images for the noise z [N, Z] (the demo's grid). The batch norm
     uses z's own batch statistics, as in training: no running statistics are kept."""
     return generator(z, **params["G"], bn_eps=hyper["bn_eps"])
@@ -202,11 +202,11 @@ def numeric_losses(params, batch, hyper):
     G, D = params["G"], params["D"]
     fake = generator(z, **G, bn_eps=hyper["bn_eps"])
     first_state = train_spec.init_opt_state(params, hyper)
-    new_D = update_discriminator(D, first_state["D"], x, fake, hyper)[2]
+    new_D = _update_discriminator(D, first_state["D"], x, fake, hyper)[2]
     funcs = {}
     for name in spec.DISCRIMINATOR_PARAMS:
-        funcs[f"D.{name}"] = (lambda w, name=name: d_loss({**D, name: w}, x, fake, hyper), D[name])
+        funcs[f"D.{name}"] = (lambda w, name=name: _d_loss({**D, name: w}, x, fake, hyper), D[name])
     for name in spec.GENERATOR_PARAMS:
-        funcs[f"G.{name}"] = (lambda w, name=name: g_loss(new_D, generator(z, **{**G, name: w},
+        funcs[f"G.{name}"] = (lambda w, name=name: _g_loss(new_D, generator(z, **{**G, name: w},
                                                                             bn_eps=hyper["bn_eps"]), hyper), G[name])
     return funcs

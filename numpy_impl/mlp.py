@@ -14,7 +14,7 @@ from numpy_impl.regularizers import l2_penalty, l2_penalty_backward
 from shared.concepts import mlp_train_step as spec
 
 
-def forward(params, batch, hyper, training):
+def _forward(params, batch, hyper, training):
     """Scores, and what the backward pass needs of every layer. Training uses the
     batch's statistics and the batch's dropout masks; inference the running statistics
     and no dropout."""
@@ -34,7 +34,7 @@ def forward(params, batch, hyper, training):
 
 
 def predict(params, x, hyper):
-    return forward(params, {"x": x}, hyper, training=False)[0]
+    return _forward(params, {"x": x}, hyper, training=False)[0]
 
 
 def _weights(params):
@@ -49,13 +49,13 @@ def _objective(scores, params, batch, hyper):
 
 def loss(params, batch, hyper):
     """The training loss, forward only: what the gradient check differentiates numerically."""
-    return _objective(forward(params, batch, hyper, training=True)[0], params, batch, hyper)
+    return _objective(_forward(params, batch, hyper, training=True)[0], params, batch, hyper)
 
 
-def gradients(params, batch, hyper):
+def _gradients(params, batch, hyper):
     """(loss, grads) by backpropagation, one layer's backward after another."""
     layers = spec.hidden_layers(params)
-    scores, cache = forward(params, batch, hyper, training=True)
+    scores, cache = _forward(params, batch, hyper, training=True)
     loss_value = _objective(scores, params, batch, hyper)
     grads = {}
     out = layers + 1
@@ -77,7 +77,7 @@ def gradients(params, batch, hyper):
 
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    loss_value, grads, cache = gradients(params, batch, hyper)
+    loss_value, grads, cache = _gradients(params, batch, hyper)
     new_params = dict(params)
     for i in range(1, spec.hidden_layers(params) + 1):
         z = cache[i - 1][1]

@@ -16,19 +16,19 @@ import numpy as np
 from shared.concepts._rnn import validate_gru, validate_lstm, validate_output_rnn, validate_rnn
 
 
-def sigmoid(a):
+def _sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
 
 # ---- one step each, forward and backward (the seq2seq decoder calls these directly) ----
 
-def rnn_step(x_t, h_prev, Wx, Wh, b, alpha=1.0):
+def _rnn_step(x_t, h_prev, Wx, Wh, b, alpha=1.0):
     y = np.tanh(x_t @ Wx + h_prev @ Wh + b)
     h = (1 - alpha) * h_prev + alpha * y
     return h, (x_t, h_prev, y, alpha)
 
 
-def rnn_step_backward(dh, cache, Wx, Wh):
+def _rnn_step_backward(dh, cache, Wx, Wh):
     """dh: everything that reaches h_t. Returns (dx_t, dh_prev, dWx, dWh, db)."""
     x_t, h_prev, y, alpha = cache
     da = dh * alpha * (1 - y ** 2)  # tanh' = 1 - tanh^2
@@ -37,17 +37,23 @@ def rnn_step_backward(dh, cache, Wx, Wh):
     return da @ Wx.T, dh_prev, x_t.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
-def lstm_cell(a, c_prev):
+def rnn_step(x_t, h_prev, Wx, Wh, b, alpha=1.0):
+    """h_t from x_t [N, D] and h_{t-1} [N, H], as in torch_impl and tf_impl (_rnn_step also
+    returns what its backward needs: the book's RNN layer keeps it as self.cache)."""
+    return _rnn_step(x_t, h_prev, Wx, Wh, b, alpha)[0]
+
+
+def _lstm_cell(a, c_prev):
     """The LSTM step after its matrix products: a = x_t Wx + h_{t-1} Wh + b [N, 4H].
     Returns h_t, c_t and the gates (i, f, g, o, tanh c_t) that backward needs."""
     a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # the gate blocks (i, f, g, o)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     return o * tanh_c, c, (i, f, g, o, tanh_c)
 
 
-def lstm_cell_backward(dh, dc, c_prev, i, f, g, o, tanh_c):
+def _lstm_cell_backward(dh, dc, c_prev, i, f, g, o, tanh_c):
     """dh, dc: everything that reaches h_t and c_t. Returns (dA, dc_prev): the gradient of
     the pre-activations a [N, 4H] and of c_{t-1}."""
     dc = dc + dh * o * (1 - tanh_c ** 2)  # c_t also reaches the loss through h_t = o tanh(c_t)
@@ -59,28 +65,33 @@ def lstm_cell_backward(dh, dc, c_prev, i, f, g, o, tanh_c):
     return dA, dc * f
 
 
-def lstm_step(x_t, h_prev, c_prev, Wx, Wh, b):
+def _lstm_step(x_t, h_prev, c_prev, Wx, Wh, b):
     # one matrix product for all four gates, then the cell cuts it into the blocks
-    h, c, gates = lstm_cell(x_t @ Wx + h_prev @ Wh + b, c_prev)
+    h, c, gates = _lstm_cell(x_t @ Wx + h_prev @ Wh + b, c_prev)
     return h, c, (x_t, h_prev, c_prev, *gates)
 
 
-def lstm_step_backward(dh, dc, cache, Wx, Wh):
+def _lstm_step_backward(dh, dc, cache, Wx, Wh):
     """dh, dc: everything that reaches h_t and c_t. Returns (dx_t, dh_prev, dc_prev, dWx, dWh, db)."""
     x_t, h_prev, c_prev, *gates = cache
-    dA, dc_prev = lstm_cell_backward(dh, dc, c_prev, *gates)
+    dA, dc_prev = _lstm_cell_backward(dh, dc, c_prev, *gates)
     return dA @ Wx.T, dA @ Wh.T, dc_prev, x_t.T @ dA, h_prev.T @ dA, dA.sum(axis=0)
 
 
-def gru_step(x_t, h_prev, Wx, Wh, bx, bh):
+def lstm_step(x_t, h_prev, c_prev, Wx, Wh, b):
+    """(h_t, c_t) from x_t, h_{t-1}, c_{t-1}, as in torch_impl and tf_impl."""
+    return _lstm_step(x_t, h_prev, c_prev, Wx, Wh, b)[:2]
+
+
+def _gru_step(x_t, h_prev, Wx, Wh, bx, bh):
     xr, xz, xn = np.split(x_t @ Wx + bx, 3, axis=1)
     hr, hz, hn = np.split(h_prev @ Wh + bh, 3, axis=1)
-    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
     n = np.tanh(xn + r * hn)  # "reset after": r scales h Wh_n + bh_n, so hn is cached
     return (1 - z) * n + z * h_prev, (x_t, h_prev, r, z, n, hn)
 
 
-def gru_step_backward(dh, cache, Wx, Wh):
+def _gru_step_backward(dh, cache, Wx, Wh):
     """dh: everything that reaches h_t. Returns (dx_t, dh_prev, dWx, dWh, dbx, dbh)."""
     x_t, h_prev, r, z, n, hn = cache
     # h_t = (1 - z) n + z h_prev: a mix of the candidate and the old state
@@ -91,6 +102,11 @@ def gru_step_backward(dh, cache, Wx, Wh):
     dAh = np.concatenate([dar, daz, dan * r], axis=1)  # h's candidate part went through r
     dh_prev = dh * z + dAh @ Wh.T  # z h_prev is the update gate's direct path back
     return dAx @ Wx.T, dh_prev, x_t.T @ dAx, h_prev.T @ dAh, dAx.sum(axis=0), dAh.sum(axis=0)
+
+
+def gru_step(x_t, h_prev, Wx, Wh, bx, bh):
+    """h_t from x_t and h_{t-1}, as in torch_impl and tf_impl."""
+    return _gru_step(x_t, h_prev, Wx, Wh, bx, bh)[0]
 
 
 # ---- the time loops, shared by every cell ----------------------------------------------
@@ -130,14 +146,14 @@ def _rows(a):
 
 
 def _lstm_time_forward(x, states, params):
-    """_time_forward(lstm_step, ...) with the same results, arranged for speed: x_t Wx does
+    """_time_forward(_lstm_step, ...) with the same results, arranged for speed: x_t Wx does
     not depend on the state, so one matrix product does it for all T steps up front; only
     h_{t-1} Wh has to wait for the step before."""
     (h0, c0), (Wx, Wh, b) = states, params
     xw = (_rows(x) @ Wx).reshape(*x.shape[:2], -1)  # [N, T, 4H]: x_t Wx for every t
     h, c, hs, cs, gates = h0, c0, [], [], []
     for t in range(x.shape[1]):
-        h, c, step_gates = lstm_cell(xw[:, t] + h @ Wh + b, c)
+        h, c, step_gates = _lstm_cell(xw[:, t] + h @ Wh + b, c)
         hs.append(h)
         cs.append(c)
         gates.append(step_gates)
@@ -146,7 +162,7 @@ def _lstm_time_forward(x, states, params):
 
 
 def _lstm_time_backward(dseqs, caches, x, Wx, Wh):
-    """_time_backward(lstm_step_backward, ...) likewise: only dh_{t-1} = dA_t Wh^T feeds the
+    """_time_backward(_lstm_step_backward, ...) likewise: only dh_{t-1} = dA_t Wh^T feeds the
     step before, so only it runs inside the loop; dx_t = dA_t Wx^T and the weights'
     gradients need no other step's result and run once, over all N*T rows, afterwards."""
     (dhs, dcs), (h0, c0, hs, cs, gates) = dseqs, caches
@@ -156,7 +172,7 @@ def _lstm_time_backward(dseqs, caches, x, Wx, Wh):
     for t in reversed(range(steps)):
         c_prev = cs[:, t - 1] if t > 0 else c0
         # the state at t: its gradient from the output at t plus the one from step t + 1
-        dA[t], dc = lstm_cell_backward(dhs[:, t] + dh, dcs[:, t] + dc, c_prev, *gates[t])
+        dA[t], dc = _lstm_cell_backward(dhs[:, t] + dh, dcs[:, t] + dc, c_prev, *gates[t])
         dh = dA[t] @ Wh.T
     dA = _rows(np.stack(dA, axis=1))  # [N*T, 4H], in the order of _rows(x)
     h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)  # the h each step started from
@@ -170,15 +186,15 @@ def _lstm_time_backward(dseqs, caches, x, Wx, Wh):
 
 def rnn(x, h0, Wx, Wh, b, *, alpha=1.0):
     validate_rnn(x, h0, Wx, Wh, b, alpha=alpha)
-    (hs,), _ = _time_forward(rnn_step, x, [h0], (Wx, Wh, b, alpha))
+    (hs,), _ = _time_forward(_rnn_step, x, [h0], (Wx, Wh, b, alpha))
     return hs
 
 
 def rnn_backward(dy, x, h0, Wx, Wh, b, *, alpha=1.0):
     """dy [N, T, H]: the cotangent of hs."""
     validate_rnn(x, h0, Wx, Wh, b, alpha=alpha)
-    _, caches = _time_forward(rnn_step, x, [h0], (Wx, Wh, b, alpha))
-    dx, (dh0,), (dWx, dWh, db) = _time_backward(rnn_step_backward, [dy], caches, x, Wx, Wh)
+    _, caches = _time_forward(_rnn_step, x, [h0], (Wx, Wh, b, alpha))
+    dx, (dh0,), (dWx, dWh, db) = _time_backward(_rnn_step_backward, [dy], caches, x, Wx, Wh)
     return dx, dh0, dWx, dWh, db
 
 
@@ -198,15 +214,15 @@ def lstm_backward(dy, x, h0, c0, Wx, Wh, b):
 
 def gru(x, h0, Wx, Wh, bx, bh):
     validate_gru(x, h0, Wx, Wh, bx, bh)
-    (hs,), _ = _time_forward(gru_step, x, [h0], (Wx, Wh, bx, bh))
+    (hs,), _ = _time_forward(_gru_step, x, [h0], (Wx, Wh, bx, bh))
     return hs
 
 
 def gru_backward(dy, x, h0, Wx, Wh, bx, bh):
     """dy [N, T, H]: the cotangent of hs."""
     validate_gru(x, h0, Wx, Wh, bx, bh)
-    _, caches = _time_forward(gru_step, x, [h0], (Wx, Wh, bx, bh))
-    dx, (dh0,), (dWx, dWh, dbx, dbh) = _time_backward(gru_step_backward, [dy], caches, x, Wx, Wh)
+    _, caches = _time_forward(_gru_step, x, [h0], (Wx, Wh, bx, bh))
+    dx, (dh0,), (dWx, dWh, dbx, dbh) = _time_backward(_gru_step_backward, [dy], caches, x, Wx, Wh)
     return dx, dh0, dWx, dWh, dbx, dbh
 
 
@@ -254,7 +270,7 @@ class _TimeLayer:
 
 
 class TimeRNN(_TimeLayer):
-    step, step_backward = staticmethod(rnn_step), staticmethod(rnn_step_backward)
+    step, step_backward = staticmethod(_rnn_step), staticmethod(_rnn_step_backward)
 
     def __init__(self, Wx, Wh, b, *, alpha=1.0, stateful=False):
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful=stateful)
@@ -278,7 +294,7 @@ class TimeLSTM(_TimeLayer):
 
 
 class TimeGRU(_TimeLayer):
-    step, step_backward = staticmethod(gru_step), staticmethod(gru_step_backward)
+    step, step_backward = staticmethod(_gru_step), staticmethod(_gru_step_backward)
 
     def __init__(self, Wx, Wh, bx, bh, *, stateful=False):
         super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful=stateful)
@@ -286,13 +302,13 @@ class TimeGRU(_TimeLayer):
 
 # ---- the output-recurrence network (Goodfellow et al. 10.2.1): recurrence through o ------
 
-def output_rnn_step(x_t, o_prev, Wx, Wo, b, V, c):
+def _output_rnn_step(x_t, o_prev, Wx, Wo, b, V, c):
     """o_t from x_t [N, D] and the output fed back, o_{t-1} [N, K] (or the true y_{t-1})."""
     h = np.tanh(x_t @ Wx + o_prev @ Wo + b)
     return h @ V + c, (x_t, o_prev, h)
 
 
-def output_rnn_step_backward(do, cache, Wx, Wo, V):
+def _output_rnn_step_backward(do, cache, Wx, Wo, V):
     """do: everything that reaches o_t. Returns (dx_t, do_prev, dWx, dWo, db, dV, dc)."""
     x_t, o_prev, h = cache
     da = (do @ V.T) * (1 - h ** 2)  # through the read-out, then tanh' = 1 - tanh^2
@@ -304,7 +320,7 @@ def _output_rnn_forward(x, o0, params, teacher):
     for t in range(x.shape[1]):
         # teacher forcing feeds the true previous output: no step needs another's result
         fed = teacher[:, t - 1] if teacher is not None and t > 0 else o
-        o, cache = output_rnn_step(x[:, t], fed, *params)
+        o, cache = _output_rnn_step(x[:, t], fed, *params)
         os.append(o)
         caches.append(cache)
     return np.stack(os, axis=1), caches
@@ -328,7 +344,7 @@ def output_rnn_backward(dy, x, o0, Wx, Wo, b, V, c, *, teacher=None):
     do_prev = np.zeros_like(o0)  # nothing comes back from after step T
     for t in reversed(range(x.shape[1])):
         do = dy[:, t] + (do_prev if teacher is None else 0)
-        dx[:, t], do_prev, *grads = output_rnn_step_backward(do, caches[t], Wx, Wo, V)
+        dx[:, t], do_prev, *grads = _output_rnn_step_backward(do, caches[t], Wx, Wo, V)
         for total, g in zip(dweights, grads):  # the same weights at every step: the steps' sum
             total += g
     # do_prev is now what step 1 sends back to what it was fed: o0, with or without a teacher

@@ -18,18 +18,18 @@ from shared.concepts import seq2seq_train_step as spec
 
 def _step(cell, x_t, state, p):
     if cell == "lstm":
-        h, c, cache = rnn.lstm_step(x_t, *state, p["Wx"], p["Wh"], p["b"])
+        h, c, cache = rnn._lstm_step(x_t, *state, p["Wx"], p["Wh"], p["b"])
         return (h, c), cache
-    h, cache = rnn.gru_step(x_t, state[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
+    h, cache = rnn._gru_step(x_t, state[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
     return (h,), cache
 
 
 def _step_backward(cell, dstate, cache, p):
     """(dx_t, the gradient of the previous state, this step's weight gradients)."""
     if cell == "lstm":
-        dx, dh, dc, dWx, dWh, db = rnn.lstm_step_backward(*dstate, cache, p["Wx"], p["Wh"])
+        dx, dh, dc, dWx, dWh, db = rnn._lstm_step_backward(*dstate, cache, p["Wx"], p["Wh"])
         return dx, (dh, dc), {"Wx": dWx, "Wh": dWh, "b": db}
-    dx, dh, dWx, dWh, dbx, dbh = rnn.gru_step_backward(dstate[0], cache, p["Wx"], p["Wh"])
+    dx, dh, dWx, dWh, dbx, dbh = rnn._gru_step_backward(dstate[0], cache, p["Wx"], p["Wh"])
     return dx, (dh,), {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
 
 
@@ -37,7 +37,7 @@ def _initial(cell, h, zeros):
     return (h, zeros) if cell == "lstm" else (h,)  # an LSTM's cell state starts at 0
 
 
-def forward(params, x, y_in, coins, cell):
+def _forward(params, x, y_in, coins, cell):
     """Logits [N, Ty, V] and what backward needs."""
     enc, dec = _seq2seq.layer_params(params, "enc", cell), _seq2seq.layer_params(params, "dec", cell)
     zeros = np.zeros((x.shape[0], params["W"].shape[0]), dtype=params["W"].dtype)
@@ -66,13 +66,13 @@ def _flat_loss(logits, targets):
 
 def loss(params, batch, hyper):
     y = batch["y"]
-    logits, _ = forward(params, batch["x"], y[:, :-1], batch["coins"], hyper["cell"])
+    logits, _ = _forward(params, batch["x"], y[:, :-1], batch["coins"], hyper["cell"])
     return _flat_loss(logits, y[:, 1:])
 
 
-def gradients(params, batch, hyper):
+def _gradients(params, batch, hyper):
     cell, x, y = hyper["cell"], batch["x"], batch["y"]
-    logits, (enc_caches, dec_caches, tokens, hs) = forward(params, x, y[:, :-1], batch["coins"], cell)
+    logits, (enc_caches, dec_caches, tokens, hs) = _forward(params, x, y[:, :-1], batch["coins"], cell)
     n, ty, vocab = logits.shape
     loss_value = _flat_loss(logits, y[:, 1:])
     dlogits = softmax_with_loss_backward(1.0, logits.reshape(-1, vocab), y[:, 1:].reshape(-1)).reshape(logits.shape)
@@ -103,13 +103,13 @@ def gradients(params, batch, hyper):
 
 def decode(params, x, y_in, coins, *, cell):
     decode_spec.validate(params, x, y_in, coins, cell=cell)
-    logits, _ = forward(params, x, y_in, coins, cell)
+    logits, _ = _forward(params, x, y_in, coins, cell)
     return logits, logits.argmax(axis=2)
 
 
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    loss_value, grads = gradients(params, batch, hyper)
+    loss_value, grads = _gradients(params, batch, hyper)
     clipped = grads
     if hyper["max_norm"] is not None:
         clipped, _ = optimizers.clip_by_global_norm(grads, max_norm=hyper["max_norm"])

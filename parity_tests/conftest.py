@@ -1,4 +1,5 @@
 """What this machine has: which frameworks and which GPUs. Skips name these facts."""
+import importlib.util
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,6 +34,17 @@ def machine_skip(backend: str, device: str = "cpu"):
     return None
 
 
+def needs(*names: str, why: str = ""):
+    """A skip mark for a test that needs these frameworks (backend names: numpy, torch, tf)
+    or packages (tf_keras, tensorflow_hub): on a machine without one, the test is skipped
+    naming it (and `why` the test needs it). A skip names a fact of the machine, declared
+    here at collection, never decided inside a test."""
+    modules = [backends.FRAMEWORK_MODULES.get(name, name) for name in names]
+    absent = [module for module in modules if importlib.util.find_spec(module) is None]
+    reason = f"{', '.join(absent)} not installed" + (f": {why}" if why else "")
+    return pytest.mark.skipif(bool(absent), reason=reason)
+
+
 def param(*values, id, backend, device="cpu", group=None):
     """A test parameter skipped where the machine lacks the backend or device; `group`
     keeps tests together on one pytest-xdist worker (--dist loadgroup), so that they
@@ -59,7 +71,7 @@ def _references_follow_monkeypatches(request):
 def usage_error(argv, capsys) -> str:
     """The one line `rosetta argv` prints for a bad command line; it must exit with status
     2 (argparse's usage error), write nothing to stdout and no traceback."""
-    from shared import cli
+    from rosetta import cli
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2

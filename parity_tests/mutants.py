@@ -109,12 +109,12 @@ def seq2seq_train_step_decoder_fed_its_targets(params, opt_state, batch, hyper):
     from unittest import mock
 
     from numpy_impl import seq2seq
-    forward = seq2seq.forward
+    forward = seq2seq._forward
 
     def fed_the_targets(params, x, y_in, coins, cell):
         return forward(params, x, batch["y"][:, 1:], coins, cell)
 
-    with mock.patch.object(seq2seq, "forward", fed_the_targets):
+    with mock.patch.object(seq2seq, "_forward", fed_the_targets):
         return seq2seq.train_step(params, opt_state, batch, hyper)
 
 
@@ -160,7 +160,7 @@ def _torch_gan_step(params, opt_state, batch, hyper, *, fake_label=0.0, g_step_m
     grads_D = dict(zip(D, torch.autograd.grad(d_loss, list(D.values()))))
     new_D, state_D = optimizers.step_all(params["D"], grads_D, opt_state["D"], *opt)
     D1 = gan._leaves(new_D) if g_step_moves_d else new_D
-    g_loss = gan.generator_loss(gan.discriminator(fake, **D1, negative_slope=slope), hyper["g_loss"])
+    g_loss = gan._generator_loss(gan.discriminator(fake, **D1, negative_slope=slope), hyper["g_loss"])
     wrt = list(G.values()) + (list(D1.values()) if g_step_moves_d else [])
     g_grads = torch.autograd.grad(g_loss, wrt)
     grads_G = dict(zip(G, g_grads[:len(G)]))

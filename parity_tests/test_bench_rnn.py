@@ -3,16 +3,15 @@ nn.LSTM before it gets a time. The times themselves are never asserted: they dep
 the machine."""
 import json
 
-import pytest
+from parity_tests.conftest import needs
+from rosetta import bench
+from rosetta.bench import rnn
+from shared import backends
 
-from parity_tests.conftest import machine_skip
-from shared import backends, bench
 
-
+@needs("torch", why="the bench's reference is nn.LSTM")
 def test_bench_rnn_checks_every_implementation_against_torch(tmp_path, capsys, monkeypatch):
-    if machine_skip("torch"):
-        pytest.skip("torch not installed: the bench's reference is nn.LSTM")
-    from shared import cli
+    from rosetta import cli
 
     # the pause only protects timings, and a 2 x 3 LSTM's timings mean nothing
     monkeypatch.setattr(bench, "SETTLE_S", 0.0)
@@ -22,7 +21,7 @@ def test_bench_rnn_checks_every_implementation_against_torch(tmp_path, capsys, m
     assert cli.main(["bench", "rnn", *tiny, "--json", str(path)]) == 0
     payload = json.loads(path.read_text())
     results = {r["name"]: r for r in payload["results"]}
-    expected = {bench.RNN_NUMPY, bench.RNN_NUMPY_LAYER, "torch_impl.rnn.lstm (loop, autograd)", bench.RNN_BUILTIN}
+    expected = {rnn.RNN_NUMPY, rnn.RNN_NUMPY_LAYER, "torch_impl.rnn.lstm (loop, autograd)", rnn.RNN_BUILTIN}
     if backends.installed("tf"):
         expected |= {"tf_impl.rnn.lstm (loop, GradientTape)", "keras LSTM (built-in, eager)",
                      "keras LSTM (built-in, tf.function)"}
@@ -33,7 +32,7 @@ def test_bench_rnn_checks_every_implementation_against_torch(tmp_path, capsys, m
     # 1e-5 leaves room for other BLAS orders yet is far below a wrong gate order or a
     # missing bias (errors of order 1e-1)
     assert all(r["max_err"] < 1e-5 for r in results.values()), results
-    assert results[bench.RNN_BUILTIN]["ratio"] == 1.0
+    assert results[rnn.RNN_BUILTIN]["ratio"] == 1.0
     assert all(r["ratio"] > 0 and r["median_ms"] > 0 for r in results.values())
     assert payload["dtype"] == "float32" and payload["shape"] == {"batch": 2, "steps": 3, "features": 4, "hidden": 5}
     assert "NumPy vs torch nn.LSTM:" in capsys.readouterr().out
@@ -43,4 +42,4 @@ def test_bench_rnn_flops_count_the_six_matrix_products_per_step():
     # forward x_t Wx, h Wh; backward dA Wx^T, dA Wh^T, x_t^T dA, h^T dA: each 2 N (D or H) 4H
     n, t, d, h = 2, 3, 4, 5
     per_step = 3 * (2 * n * d * 4 * h + 2 * n * h * 4 * h)
-    assert bench.lstm_flops(bench.RnnShape(n, t, d, h)) == t * per_step
+    assert rnn.lstm_flops(rnn.RnnShape(n, t, d, h)) == t * per_step

@@ -9,19 +9,14 @@ import warnings
 import numpy as np
 import pytest
 
-from parity_tests.conftest import usage_error
-from shared import backends, bit_demo, cli
+from parity_tests.conftest import needs, usage_error
+from rosetta import cli
+from rosetta.demos import bit as bit_demo
+from shared import backends
 from shared.concepts import _bit, bit_train_step
 
 STEPS = 3
 SHOTS = 2  # 10 labelled images: every step is the full (shuffled) batch
-
-
-def _require(*names):
-    """Skip, naming the missing package, unless every framework the test needs is installed."""
-    for name in names:
-        if importlib.util.find_spec(name) is None:
-            pytest.skip(f"{name} not installed")
 
 
 def _frameworks():
@@ -32,7 +27,6 @@ def _frameworks():
 def saved(tmp_path_factory):
     """5 upstream steps (enough to move every weight off its init) and a scratch init, each
     written as a .npz and, where TF is installed, a SavedModel."""
-    _require("torch")
     data = bit_demo.load_data(SHOTS, 0)
     pretrained = bit_demo.pretrain(data, 5, 0)
     directory = tmp_path_factory.mktemp("bit_demo")
@@ -49,7 +43,7 @@ def saved(tmp_path_factory):
 def runs(saved):
     data, paths, batches = saved
     names = [n for n in _frameworks() if n != "tf" or "hub" in paths["pretrained"]]
-    return {(regime, name): bit_demo.TRAINERS[name](paths[bit_demo.START[regime]], regime, data, batches, 0.1)
+    return {(regime, name): bit_demo.train(name, paths[bit_demo.START[regime]], regime, data, batches, 0.1)
             for regime in bit_demo.REGIMES for name in names}
 
 
@@ -62,15 +56,14 @@ def runs(saved):
 TWO_RUNS_F32 = 2 * bit_train_step.EPS32 * bit_train_step.B_MAX
 
 
+@needs("torch")
 @pytest.mark.parametrize("regime", bit_demo.REGIMES)
 def test_frameworks_give_the_same_losses_from_the_same_files(runs, regime):
     reference = np.array(runs[(regime, "numpy")].losses)
     assert len(reference) == STEPS
     # the first step of every regime has a zero head: logits 0, loss ln 5, whatever the backbone
     assert reference[0] == pytest.approx(np.log(bit_demo.CLASSES), rel=1e-6)  # float32 log
-    others = [name for (r, name) in runs if r == regime and name != "numpy"]
-    if not others:
-        pytest.skip("torch and tensorflow not installed: nothing to compare NumPy with")
+    others = [name for (r, name) in runs if r == regime and name != "numpy"]  # torch at least (@needs)
     for name in others:
         losses = np.array(runs[(regime, name)].losses)
         np.testing.assert_allclose(losses, reference, rtol=0, atol=TWO_RUNS_F32 * np.abs(reference).max(),
@@ -78,13 +71,14 @@ def test_frameworks_give_the_same_losses_from_the_same_files(runs, regime):
     assert reference[-1] < reference[0]  # it learns: 3 full-batch steps lower the loss
 
 
+@needs("torch")
 def test_frozen_backbone_stays_bit_identical_and_fine_tuning_moves_it(runs):
     for (regime, name), run in runs.items():
-        assert run.backbone_unchanged is (regime == "frozen + head"), (regime, name)
+        assert run.info["backbone unchanged"] is (regime == "frozen + head"), (regime, name)
 
 
+@needs("tf", "tf_keras", "tensorflow_hub", "torch")
 def test_tf_goes_through_hub_keras_layer(saved):
-    _require("tensorflow", "tf_keras", "tensorflow_hub")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         import tensorflow_hub as hub
@@ -103,10 +97,10 @@ def test_tf_goes_through_hub_keras_layer(saved):
     assert sizes == {"frozen + head": head, "fine-tune": backbone_size + head}
 
 
+@needs("torch", "tf", "tf_keras")
 def test_torch_and_keras_sgd_step_as_momentum_step():
     """The demo's torch and TF runs use the frameworks' own SGD(momentum=0.9); the NumPy run
     the contract's momentum_step. Three steps of the three from the same start and gradients."""
-    _require("torch", "tensorflow", "tf_keras")
     import torch
 
     from numpy_impl.optimizers import momentum_step
@@ -182,8 +176,8 @@ def test_the_split_holds_out_every_other_5_to_9_image():
     assert together == expected
 
 
+@needs("torch")
 def test_demo_runs_end_to_end_and_writes_the_png(tmp_path, capsys):
-    _require("torch")
     out = tmp_path / "bit.png"
     argv = ["demo", "bit", "--steps", "2", "--pretrain-steps", "2", "--shots", "1", "--out", str(out),
             "--workdir", str(tmp_path / "weights")]

@@ -4,22 +4,23 @@
   round-trip exactly, through a file too, with the checkpoint's literal names and shapes
   (as bit_pytorch/models.py load_from reads them) for TINY and R50x1, and name what is
   missing or unexpected;
-- tf_impl.bit.BiTModule (TensorFlow's own kernels, NHWC, checkpoint-named variables) and the
+- tf_impl.bit.ResNetV2 (TensorFlow's own kernels, NHWC, checkpoint-named variables) and the
   functional tf_impl.bit (this repo's im2col std_conv2d and group_norm, NCHW) agree on
   features and on the gradients of the loss, and both agree with numpy_impl.bit when it
   exists (and with torch_impl.bit when torch is installed);
-- BiTModule exported by tf_impl.hub.export_feature_extractor loads through
+- ResNetV2 exported by tf_impl.hub.export_feature_extractor loads through
   tf_impl.hub.build_classifier (hub.KerasLayer) with the module's features and the right
   trainable parameter counts;
 - a train step in "head" mode leaves every backbone tensor bit-identical.
 
 The npz tests need NumPy only; the rest skip, naming the missing package.
 """
-import importlib
 import warnings
 
 import numpy as np
 import pytest
+
+from parity_tests.conftest import needs
 
 from shared import backends, bit_weights
 from shared.concepts import bit_features
@@ -259,7 +260,7 @@ def _tiny_case(seed=RNG_SEED, batch=2, size=32, dtype=np.float64):
 @needs_tf
 def test_module_variables_carry_the_checkpoint_names():
     config, params, _ = _tiny_case()
-    module = _tf_bit().BiTModule(params, config)
+    module = _tf_bit().ResNetV2(params, config)
     names = {v.name for v in module.variables}
     assert names == {k + ":0" for k in bit_weights.bit_shapes(config, head=False)}
     assert "resnet/block1/unit01/a/group_norm/gamma:0" in names
@@ -277,7 +278,7 @@ def test_module_matches_functional_float64(size):
     tf, bit = _tf(), _tf_bit()
     config, params, x = _tiny_case(seed=7)
     x = np.random.default_rng(7).random((2, 3) + size)
-    module = bit.BiTModule(params, config)
+    module = bit.ResNetV2(params, config)
     assert module.variables[0].dtype == tf.float64
     f_mod = module(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), training=True).numpy()
     f_fun = bit.features(tf.constant(x), params, config).numpy()
@@ -303,7 +304,7 @@ def test_module_and_functional_match_numpy_float64():
     config, params, x = _tiny_case(seed=5)
     numpy_bit = _numpy_bit()
     reference = numpy_bit.features(x, params, config)
-    module = bit.BiTModule(params, config)
+    module = bit.ResNetV2(params, config)
     np.testing.assert_allclose(module.features_nchw(x).numpy(), reference, rtol=RTOL64, atol=ATOL64)
     np.testing.assert_allclose(bit.features(tf.constant(x), params, config).numpy(), reference,
                                rtol=RTOL64, atol=ATOL64)
@@ -329,16 +330,17 @@ def test_r50x1_module_matches_numpy():
     x = rng.random((1, 3, 128, 128))
     reference = _numpy_bit().features(x, params, config)
     assert reference.shape == (1, 2048)
-    f64 = bit.BiTModule(params, config).features_nchw(x).numpy()
+    f64 = bit.ResNetV2(params, config).features_nchw(x).numpy()
     np.testing.assert_allclose(f64, reference, rtol=RTOL64, atol=ATOL64)
-    f32 = bit.BiTModule(params, config, dtype=np.float32).features_nchw(x.astype(np.float32)).numpy()
+    f32 = bit.ResNetV2(params, config, dtype=np.float32).features_nchw(x.astype(np.float32)).numpy()
     assert f32.dtype == np.float32
     assert np.abs(f32 - reference).max() <= R50_REL * max(1.0, np.abs(reference).max())
 
 
 @needs_tf
+@needs("torch")
 def test_functional_matches_torch_float64():
-    torch = pytest.importorskip("torch", reason="torch not installed")
+    import torch
     from torch_impl import bit as torch_bit
     tf, bit = _tf(), _tf_bit()
     config, params, x = _tiny_case(seed=9)
@@ -354,8 +356,8 @@ def test_module_from_a_bit_npz_file(tmp_path):
     bit = _tf_bit()
     config, params, x = _tiny_case(seed=21)
     path = bit_weights.save_bit_npz(params, tmp_path / "tiny.npz")
-    module = bit.BiTModule.from_bit_npz(path, config)
-    np.testing.assert_array_equal(module.features_nchw(x).numpy(), bit.BiTModule(params, config).features_nchw(x))
+    module = bit.ResNetV2.from_bit_npz(path, config)
+    np.testing.assert_array_equal(module.features_nchw(x).numpy(), bit.ResNetV2(params, config).features_nchw(x))
 
 
 # ---- gradients and the train step --------------------------------------------------------
@@ -397,7 +399,7 @@ def test_head_mode_leaves_the_backbone_bit_identical():
 @needs_tf
 def test_train_step_gradients_match_the_modules_tape():
     """'all' and 'head' gradients of the mean softmax cross-entropy: the functional step's tape
-    through im2col / group_norm vs a tape through BiTModule (tf.nn.conv2d, tf.nn.moments) under
+    through im2col / group_norm vs a tape through ResNetV2 (tf.nn.conv2d, tf.nn.moments) under
     a head of the same W, b (float64; tolerance as the forward's, the same sums reordered; the
     backward adds one more pass of reordered sums: 1e-9 relative). The module's HWIO gradient
     goes through bit_weights to the canonical layout; each gradient is compared whole."""
@@ -405,7 +407,7 @@ def test_train_step_gradients_match_the_modules_tape():
     from tf_impl.losses import softmax_with_loss
     config, params, x = _tiny_case(seed=17, batch=3)
     batch = _batch(config, tf.constant(x), 17)
-    module = bit.BiTModule(params, config)
+    module = bit.ResNetV2(params, config)
     W, b = tf.Variable(params["head/W"]), tf.Variable(params["head/b"])
     with tf.GradientTape() as tape:
         loss = softmax_with_loss(module.features_nchw(x) @ W + b, batch["t"])
@@ -454,10 +456,7 @@ IMAGE_SIZE = (32, 32)
 
 
 def _hub():
-    """tensorflow_hub and tf_keras, or a skip naming whichever is missing."""
-    for package in ("tensorflow", "tf_keras", "tensorflow_hub"):
-        if importlib.util.find_spec(package) is None:
-            pytest.skip(f"{package} not installed")
+    """tensorflow_hub and tf_keras (a test that calls this needs them: @needs)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         import tensorflow_hub as hub
@@ -470,7 +469,7 @@ def exported(tmp_path_factory):
     hub, tf_hub = _hub()
     bit = _tf_bit()
     config, params, _ = _tiny_case(seed=23, dtype=np.float32)
-    module = bit.BiTModule(params, config)
+    module = bit.ResNetV2(params, config)
     path = tf_hub.export_feature_extractor(module, tmp_path_factory.mktemp("bit_hub") / "bit_tiny", IMAGE_SIZE)
     images = np.random.default_rng(23).random((3,) + IMAGE_SIZE + (3,)).astype(np.float32)
     return module, path, images, config
@@ -480,6 +479,7 @@ def _size(variables):
     return int(sum(np.prod(v.shape) for v in variables))
 
 
+@needs("tf", "tf_keras", "tensorflow_hub")
 def test_hub_classifier_computes_the_modules_features(exported):
     hub, tf_hub = _hub()
     module, path, images, config = exported
@@ -499,6 +499,7 @@ def test_hub_classifier_computes_the_modules_features(exported):
     assert {w.name for w in backbone.weights} == {v.name for v in module.variables}
 
 
+@needs("tf", "tf_keras", "tensorflow_hub")
 @pytest.mark.parametrize("do_fine_tuning", [False, True])
 def test_hub_classifier_trainable_counts(exported, do_fine_tuning):
     _, tf_hub = _hub()

@@ -16,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_impl import bit  # noqa: E402
+from torch_impl import bit, timm  # noqa: E402
 
 from shared.concepts import _bit  # noqa: E402
 from shared.concepts import bit_features  # noqa: E402
@@ -72,20 +72,19 @@ def test_canonical_names_are_the_contracts():
     """_bit.param_shapes against the contract's shapes written out above, name by name."""
     for config in (_tiny(), _r50x1()):
         assert dict(_bit.param_shapes(config)) == _canonical_shapes(config)
-        assert tuple(bit.param_names(config)) == tuple(_bit.param_names(config))
 
 
 def test_round_trip_tiny_exact_and_strict_load():
     config = _tiny()
     params = _random_params(config, np.random.default_rng(RNG_SEED))
-    state = bit.to_timm_state_dict(params, config)
+    state = timm.to_timm_state_dict(params, config)
     model = bit.ResNetV2(config, dtype=torch.float64)
     assert list(state) == list(model.state_dict())  # same keys, same (registration) order
     for key, value in model.state_dict().items():
         assert tuple(state[key].shape) == tuple(value.shape), key
     result = model.load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    back = bit.from_timm_state_dict(model.state_dict(), config)
+    back = timm.from_timm_state_dict(model.state_dict(), config)
     assert set(back) == set(params)
     for name, value in params.items():
         assert np.array_equal(back[name].numpy(), value), name  # a reshape/transpose: bit-exact
@@ -100,7 +99,7 @@ def test_head_layout():
     """canonical head/W [C, K] is timm's head.fc.weight [K, C, 1, 1]: W[c, k] = fc[k, c, 0, 0]."""
     config = _tiny()
     params = _random_params(config, np.random.default_rng(RNG_SEED + 1))
-    fc = bit.to_timm_state_dict(params, config)["head.fc.weight"].numpy()
+    fc = timm.to_timm_state_dict(params, config)["head.fc.weight"].numpy()
     assert fc.shape == (config["classes"], config["out_channels"][-1], 1, 1)
     assert np.array_equal(fc[:, :, 0, 0].T, params["head/W"])
 
@@ -143,26 +142,26 @@ def test_r50x1_names_and_shapes():
     rng = np.random.default_rng(RNG_SEED)
     params = {name: rng.standard_normal(shape).astype(np.float32)
               for name, shape in _canonical_shapes(config).items()}
-    state = bit.to_timm_state_dict(params, config)
+    state = timm.to_timm_state_dict(params, config)
     assert {k: tuple(v.shape) for k, v in state.items()} == meta
     result = model.load_state_dict(state, strict=True, assign=True)  # raises on any missing/extra/shape
     assert not result.missing_keys and not result.unexpected_keys
-    back = bit.from_timm_state_dict(state, config)
+    back = timm.from_timm_state_dict(state, config)
     assert all(np.array_equal(back[n].numpy(), params[n]) for n in params)
 
 
 def test_from_timm_rejects_a_foreign_state_dict():
     config = _tiny()
-    state = bit.to_timm_state_dict(_random_params(config, np.random.default_rng(3)), config)
+    state = timm.to_timm_state_dict(_random_params(config, np.random.default_rng(3)), config)
     state.pop("stages.1.blocks.0.downsample.conv.weight")
     state["fc.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match="downsample.*|fc.weight"):
-        bit.from_timm_state_dict(state, config)
+        timm.from_timm_state_dict(state, config)
     # right names, wrong shape: a checkpoint of another width
-    state = bit.to_timm_state_dict(_random_params(config, np.random.default_rng(3)), config)
+    state = timm.to_timm_state_dict(_random_params(config, np.random.default_rng(3)), config)
     state["stem.conv.weight"] = torch.zeros(16, 3, 7, 7, dtype=torch.float64)
     with pytest.raises(ValueError, match="root/conv"):
-        bit.from_timm_state_dict(state, config)
+        timm.from_timm_state_dict(state, config)
 
 
 # ---- (b), (c) forward parity, float64 ---------------------------------------------------
@@ -256,7 +255,7 @@ def test_module_gradients_match_numpys_hand_written_backward():
     loss_t = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(t))
     loss_t.backward()
     assert abs(loss_t.item() - float(loss_np)) <= 1e-12 * max(1.0, abs(float(loss_np)))
-    names, module_params = bit.timm_names(config), dict(model.named_parameters())
+    names, module_params = timm.timm_names(config), dict(model.named_parameters())
     assert set(grads_np) == set(params)
     for name, g in grads_np.items():
         mg = module_params[names[name]].grad
@@ -329,7 +328,7 @@ def test_train_step_gradients_match_the_module():
     batch = _loss_batch(config, x, np.random.default_rng(17))
     model = bit.ResNetV2.from_canonical(pt, config)
     torch.nn.functional.cross_entropy(model(x), batch["t"]).backward()
-    names = bit.timm_names(config)
+    names = timm.timm_names(config)
     module_grads = {k: dict(model.named_parameters())[names[k]].grad for k in pt}
     module_grads["head/W"] = module_grads["head/W"].reshape(config["classes"], -1).T
     for mode in ("all", "head"):

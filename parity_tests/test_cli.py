@@ -9,7 +9,7 @@ import pytest
 import numpy_impl.activations as np_act
 from parity_tests import mutants
 from parity_tests.conftest import usage_error
-from shared import cli
+from rosetta import cli
 from shared.parity import RECORD_KEYS
 
 
@@ -57,13 +57,15 @@ def test_an_unknown_concept_gets_did_you_mean_and_status_2(command, capsys):
     (["parity", "--json", "/missing/dir/parity.json"], "argument --json: the directory '/missing/dir' does not exist"),
 ])
 def test_a_bad_option_is_one_line_and_status_2_before_any_work(argv, says, monkeypatch, capsys):
-    from shared import bench, demos
+    from rosetta.bench import conv, rnn
+    from rosetta.cli import parity
+    from rosetta.demos import bit, gan, metric, mlp, seq2seq
 
     def work(*args, **kwargs):
         raise AssertionError("work started before the options were checked")
-    for module, name in ((demos, "mlp_setup"), (bench, "run_conv"), (bench, "run_lstm")):
+    for module, name in ((mlp, "setup"), (seq2seq, "setup"), (metric, "setup"), (gan, "setup"),
+                         (bit, "load_data"), (conv, "run_conv"), (rnn, "run_lstm"), (parity, "run")):
         monkeypatch.setattr(module, name, work)
-    monkeypatch.setattr(cli, "cmd_parity", work)
     err = usage_error(argv, capsys)
     assert says in err and err.startswith(f"rosetta {' '.join(argv[:2 if argv[0] in ('demo', 'bench') else 1])}: "
                                           "error: ")
@@ -92,7 +94,7 @@ def test_version(capsys):
 
 def test_show_reads_the_sources_without_importing_a_framework():
     # in a fresh interpreter: importing tf_impl would import TensorFlow (8-11 s, 690 MB)
-    code = ("import sys; from shared import cli; cli.main(['show', 'conv2d']); "
+    code = ("import sys; from rosetta import cli; cli.main(['show', 'conv2d']); "
             "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'tf_impl', 'torch_impl') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "COLUMNS": "80"})

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from numpy_impl import cnn
-from parity_tests.conftest import machine_skip
-from shared import training
+from parity_tests.conftest import machine_skip, needs
+from shared import parity, training
 from shared.concepts import cnn_train_step as spec
 from shared.concepts import get
 from shared.parity import upcast
@@ -22,16 +22,12 @@ PARAMS = {name: value + 0.01 * np.arange(value.size).reshape(value.shape) for na
 
 
 def _torch():
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     from torch_impl.cnn import SimpleConvNet
     return torch, SimpleConvNet
 
 
 def _tf():
-    if machine_skip("tf"):
-        pytest.skip("tensorflow not installed")
     import tensorflow as tf
     from tf_impl.cnn import SimpleConvNet
     return tf, SimpleConvNet
@@ -46,7 +42,8 @@ def test_the_pooled_feature_map_has_the_size_of_the_books_formula():
     assert PARAMS["W2"].shape == (36, 7)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@needs("torch")
+@pytest.mark.parametrize("dtype", parity.DTYPES)
 def test_torch_round_trip_is_exact_conv_weights_stay_oihw_and_linear_weights_are_transposed(dtype):
     torch, SimpleConvNet = _torch()
     params = {k: torch.from_numpy(v.astype(dtype)) for k, v in PARAMS.items()}
@@ -59,7 +56,8 @@ def test_torch_round_trip_is_exact_conv_weights_stay_oihw_and_linear_weights_are
     assert all(back[k].dtype == params[k].dtype and torch.equal(back[k], params[k]) for k in params)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@needs("tf")
+@pytest.mark.parametrize("dtype", parity.DTYPES)
 def test_tf_round_trip_is_exact(dtype):
     tf, SimpleConvNet = _tf()
     params = {k: tf.constant(v.astype(dtype)) for k, v in PARAMS.items()}
@@ -69,6 +67,7 @@ def test_tf_round_trip_is_exact(dtype):
                for k in params)
 
 
+@needs("tf")
 def test_tf_holds_the_kernel_hwio_and_the_dense_rows_in_nhwc_flatten_order():
     tf, SimpleConvNet = _tf()
     model = SimpleConvNet.from_canonical({k: tf.constant(v) for k, v in PARAMS.items()}, HYPER, IMAGE[1:])
@@ -84,6 +83,7 @@ def test_tf_holds_the_kernel_hwio_and_the_dense_rows_in_nhwc_flatten_order():
         assert np.array_equal(dense[nhwc_row], W2[nchw_row])
 
 
+@needs("torch", "tf")
 def test_all_three_networks_compute_the_same_scores_on_non_square_images():
     torch, _ = _torch()
     tf, _ = _tf()
@@ -99,6 +99,7 @@ def test_all_three_networks_compute_the_same_scores_on_non_square_images():
     np.testing.assert_allclose(got_tf.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
+@needs("tf")
 def test_tf_gradients_come_back_in_canonical_layout():
     tf, SimpleConvNet = _tf()
     model = SimpleConvNet.from_canonical({k: tf.constant(v) for k, v in PARAMS.items()}, HYPER, IMAGE[1:])
@@ -122,7 +123,7 @@ def test_cnn_backpropagation_agrees_with_the_numerical_gradient_for_every_parame
     concept = get("cnn_train_step")
     inputs = upcast(concept.case("adam").inputs())
     params, batch, hyper = inputs["params"], inputs["batches"][0], inputs["hyper"]
-    _, grads = cnn.gradients(params, batch, hyper)
+    _, grads = cnn._gradients(params, batch, hyper)
     # the engine's numeric:<param> computation: central differences of numpy_impl.cnn.loss
     numeric = training.numeric_grads(concept, inputs, grads)
     assert set(grads) == set(spec.PARAM_NAMES)
@@ -151,6 +152,7 @@ def test_max_pool_backward_that_spreads_the_gradient_is_flagged(monkeypatch):
         assert {"loss@1", "grad:W2", "grad:W3"}.isdisjoint(failed)  # everything after the pooling is right
 
 
+@needs("tf")
 def test_a_keras_port_that_keeps_the_canonical_dense_rows_is_flagged(monkeypatch):
     # the port a reader writes first: HWIO kernel, but W2 loaded as it is under an NHWC
     # flatten, so each row meets the wrong feature

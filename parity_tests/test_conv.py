@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpy_impl import conv
-from parity_tests.conftest import machine_skip, param
+from parity_tests.conftest import machine_skip, needs, param
 from shared import backends, layouts
 from shared.concepts import _conv
 
@@ -127,10 +127,9 @@ def test_conv2d_without_bias_is_conv2d_with_a_zero_bias():
         np.testing.assert_array_equal(got, want)
 
 
+@needs("torch")
 @pytest.mark.parametrize("groups, w_shape", [(1, (64, 64, 3, 3)), (64, (64, 1, 3, 3)), (4, (8, 16, 3, 3))])
 def test_conv2d_flops_match_torchs_flop_counter(groups, w_shape):
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     x = torch.zeros((8, 64, 32, 32))
@@ -147,12 +146,11 @@ def test_separable_flops_ratio_is_mobilenets_closed_form():
     assert separable / full == pytest.approx(1 / out + 1 / k**2, rel=1e-12)
 
 
+@needs("torch")
 @pytest.mark.parametrize("options", [dict(padding=1), dict(stride=2, padding="same", groups=2),
                                      dict(dilation=2, padding=(0, 1, 2, 0))])
 def test_the_books_convolution_layer_caches_col_and_agrees_with_torch(options):
     # the layer reuses forward's column matrix in backward (the bench times it)
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     from shared.concepts.conv2d import _torch_conv2d
     x, w, b = RNG.standard_normal((2, 4, 7, 6)), RNG.standard_normal((6, 4 // options.get("groups", 1), 3, 3)), \
@@ -169,10 +167,9 @@ def test_the_books_convolution_layer_caches_col_and_agrees_with_torch(options):
         np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-12, atol=1e-13)
 
 
+@needs("torch", why="the bench's reference is F.conv2d")
 def test_bench_conv_checks_every_implementation_against_torch(tmp_path, capsys):
-    if machine_skip("torch"):
-        pytest.skip("torch not installed: the bench's reference is F.conv2d")
-    from shared import cli
+    from rosetta import cli
 
     path = tmp_path / "bench.json"
     small = ["--repeat", "1", "--batch", "2", "--channels", "3", "--size", "6", "--filters", "4"]
@@ -189,8 +186,8 @@ def test_bench_conv_checks_every_implementation_against_torch(tmp_path, capsys):
 
 
 def test_bench_gemm_floor_does_the_convolutions_flops():
-    from shared import bench
+    from rosetta.bench import conv
 
-    shape = bench.Shape(2, 3, 6, 4, 3, 1)
+    shape = conv.Shape(2, 3, 6, 4, 3, 1)
     # against conv2d_flops, itself checked against torch's FLOP counter above
-    assert sum(2 * m * k * n for m, k, n in bench.gemm_shapes(shape)) == bench.flops(shape)
+    assert sum(2 * m * k * n for m, k, n in conv.gemm_shapes(shape)) == conv.flops(shape)

@@ -5,12 +5,13 @@ import re
 import numpy as np
 import pytest
 
-from parity_tests.conftest import machine_skip, usage_error
-from shared import cli, demos
+from parity_tests.conftest import machine_skip, param, usage_error
+from rosetta import cli
+from rosetta.demos import cnn, metric, mlp, seq2seq
+from rosetta.demos.side_by_side import train
 
-# (setup, train) of each demo; the CLI tests run a few steps only
-DEMOS = {"mlp": (demos.mlp_setup, demos.train_mlp), "cnn": (demos.cnn_setup, demos.train_cnn),
-         "seq2seq": (demos.seq2seq_setup, demos.train_seq2seq), "metric": (demos.metric_setup, demos.train_metric)}
+# the demos of one contract train step; the CLI tests run a few steps only
+DEMOS = {"mlp": mlp, "cnn": cnn, "seq2seq": seq2seq, "metric": metric}
 # the first header line of a column every demo's table must show
 HEADLINE = {"mlp": "test", "cnn": "test", "seq2seq": "free-running", "metric": "test"}
 
@@ -28,8 +29,7 @@ def test_demo_trains_all_frameworks_and_writes_the_png(demo, tmp_path, capsys):
 
 def test_the_numpy_net_reaches_95_percent_on_held_out_digits():
     # the demo's default run, NumPy only (the frameworks follow it step for step: parity)
-    split, params, opt_state, hyper, batches = demos.mlp_setup(500, "adam_step", 0.005)
-    run = demos.train_mlp("numpy", split, params, opt_state, hyper, batches)
+    run = train(mlp, "numpy", mlp.setup(500, "adam_step", 0.005))
     assert run.test_accuracy[-1] >= 0.95, f"test accuracy {run.test_accuracy[-1]:.2%}"
 
 
@@ -37,23 +37,20 @@ def test_the_numpy_convnet_learns_the_held_out_digits():
     # 100 of the demo's 300 steps, NumPy only. Chance is 10%; 93% needs working
     # convolution, pooling and backward passes (the default run measured 94.7% here and
     # 96.4% after 300 steps)
-    split, params, opt_state, hyper, batches = demos.cnn_setup(100, "adam_step", 0.005)
-    run = demos.train_cnn("numpy", split, params, opt_state, hyper, batches, eval_every=100)
+    run = train(cnn, "numpy", cnn.setup(100, "adam_step", 0.005), eval_every=100)
     assert run.test_accuracy[-1] >= 0.93, f"test accuracy {run.test_accuracy[-1]:.2%}"
 
 
-@pytest.mark.parametrize("backend", ["torch", "tf"])
+@pytest.mark.parametrize("backend", [param(b, id=b, backend=b) for b in ["torch", "tf"]])
 @pytest.mark.parametrize("demo", DEMOS)
 def test_frameworks_predict_the_same_digits_after_the_same_training(demo, backend):
-    if machine_skip(backend):
-        pytest.skip(f"{backend} not installed")
-    setup, train = DEMOS[demo]
-    split, params, opt_state, hyper, batches = setup(40, "adam_step", 0.005)
+    module = DEMOS[demo]
+    setup = module.setup(40, "adam_step", 0.005)
     # float32 rounding flips a semi-hard mining choice within a few steps (the demo's nudged
     # NumPy run flips as early), and the runs part; in float64 the 40 steps keep every choice
     dtype = "float64" if demo == "metric" else "float32"
-    numpy_run = train("numpy", split, params, opt_state, hyper, batches, eval_every=20, dtype=dtype)
-    other = train(backend, split, params, opt_state, hyper, batches, eval_every=20, dtype=dtype)
+    numpy_run = train(module, "numpy", setup, eval_every=20, dtype=dtype)
+    other = train(module, backend, setup, eval_every=20, dtype=dtype)
     # float32 rounding moves scores by ~1e-6; the test predictions (argmax) are discrete
     # and none lies that close to a tie here
     assert other.accuracy == numpy_run.accuracy
@@ -85,8 +82,9 @@ def test_the_numpy_seq2seq_learns_to_add_unseen_numbers():
     # thread count and the CPU. Measured over 13 runs one float32 rounding error apart in
     # the initial weights, with 1 and 2 BLAS threads: 22%-45% exact match, 77%-85% per
     # token (after 500 steps: 2%-31%, too early to test). The bounds sit below the lowest.
-    split, params, opt_state, hyper, batches = demos.seq2seq_setup(1000, "adam_step", 0.01)
-    run = demos.train_seq2seq("numpy", split, params, opt_state, hyper, batches, eval_every=500)
+    setup = seq2seq.setup(1000, "adam_step", 0.01)
+    split = setup.split
+    run = train(seq2seq, "numpy", setup, eval_every=500)
     answers = [row.tobytes() for row in split.y_test]
     most_common = max(answers.count(a) for a in set(answers)) / len(answers)
     train_tokens, test_tokens = split.y_train[:, 1:], split.y_test[:, 1:]
@@ -97,7 +95,7 @@ def test_the_numpy_seq2seq_learns_to_add_unseen_numbers():
     assert exact[-1] >= 5 * most_common, f"exact match {exact[-1]:.1%}, most common answer {most_common:.1%}"
     assert per_token >= per_position + 0.15, f"per token {per_token:.1%}, per-position majority {per_position:.1%}"
     # a whole answer right when fed the truth is the same answer running free, and the
-    # reverse (demos.seq2seq_accuracy): the two exact-match curves are one
+    # reverse (seq2seq.evaluation): the two exact-match curves are one
     assert run.accuracy["teacher-forced exact match"] == exact
 
 
@@ -110,13 +108,12 @@ def test_recall_at_1_counts_the_nearest_other_point():
     points = np.array([[0.0], [0.1], [5.0], [5.2], [9.0]])
     labels = np.array([0, 0, 1, 2, 2])
     # hits: 0 -> 1 (0 = 0), 1 -> 0, 2 -> 3 (1 != 2), 3 -> 2 (2 != 1), 4 -> 3 (2 = 2)
-    assert demos.recall_at_1(points, labels) == 3 / 5
+    assert metric.recall_at_1(points, labels) == 3 / 5
 
 
 def test_the_numpy_embedding_net_separates_held_out_digits():
     # the demo's default run, NumPy only (1.6 s). Chance is ~10% (ten digits); the 64-pixel
     # images themselves get 95.3% recall@1 with their 64 coordinates, the net has 2. Measured
     # 92.2% after 1000 steps; 85% needs every part working (mining, backward, Adam)
-    split, params, opt_state, hyper, batches = demos.metric_setup(1000, "adam_step", 0.005)
-    run = demos.train_metric("numpy", split, params, opt_state, hyper, batches, eval_every=1000)
+    run = train(metric, "numpy", metric.setup(1000, "adam_step", 0.005), eval_every=1000)
     assert run.accuracy["test recall@1"][-1] >= 0.85, f"recall@1 {run.accuracy['test recall@1'][-1]:.1%}"

@@ -64,7 +64,7 @@ def test_float32_reference_is_computed_from_the_rounded_inputs():
 
 
 def test_every_tolerance_has_a_reason_and_every_kind_and_device_is_covered():
-    for dtype in ("float64", "float32"):
+    for dtype in parity.DTYPES:
         for device in ("cpu", "gpu"):
             for kind in ("forward", "grad", "builtin"):
                 assert tolerances.lookup(dtype, device, kind).reason

@@ -1,11 +1,12 @@
-"""Bad and extreme input, generated from every spec (shared/fuzz.py): every backend gives
+"""Bad and extreme input, generated from every spec (rosetta/fuzz.py): every backend gives
 the same outcome, the validator's error or the same value, never a framework's own error
 and never a silent NaN. A bounded draw runs here; `rosetta fuzz` runs all ~50,000."""
 import numpy as np
 import pytest
 
 from parity_tests.conftest import machine_skip
-from shared import backends, checks, fuzz
+from rosetta import fuzz
+from shared import backends, checks
 from shared.concepts import all_concepts
 
 # every class of every concept at least twice (float64 and float32 where both apply)

@@ -2,11 +2,10 @@
 train step uses, the generator's gradient through the discriminator against central
 differences, and mutants the parity checks must flag."""
 import numpy as np
-import pytest
 
 from numpy_impl import gan
 from numpy_impl.losses import binary_cross_entropy, binary_cross_entropy_backward
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import needs
 from shared import parity
 from shared.concepts import _gan as spec
 from shared.concepts import get
@@ -48,13 +47,13 @@ def test_the_dict_helpers_return_the_backward_under_the_parameter_names():
     params = _params()
     rng = np.random.default_rng(3)
     z, dy = rng.standard_normal((4, 8)), rng.standard_normal((4, 1, 8, 8))
-    dz, grads = gan.generator_grads(dy, z, params["G"])
+    dz, grads = gan._generator_grads(dy, z, params["G"])
     flat = gan.generator_backward(dy, z, **params["G"])
     assert np.array_equal(dz, flat[0]) and list(grads) == list(spec.GENERATOR_PARAMS)
     assert all(np.array_equal(grads[k], g) for k, g in zip(spec.GENERATOR_PARAMS, flat[1:]))
     assert all(grads[k].shape == v.shape for k, v in params["G"].items())
     x = np.tanh(rng.standard_normal((4, 1, 8, 8)))
-    dx, grads = gan.discriminator_grads(rng.standard_normal(4), x, params["D"])
+    dx, grads = gan._discriminator_grads(rng.standard_normal(4), x, params["D"])
     assert dx.shape == x.shape and list(grads) == list(spec.DISCRIMINATOR_PARAMS)
     assert all(grads[k].shape == v.shape for k, v in params["D"].items())
 
@@ -81,8 +80,8 @@ def test_the_generator_gradient_through_the_discriminator_agrees_with_central_di
     D.pop("x")
     logits = gan.discriminator(gan.generator(z, **G), **D)
     dlogits = binary_cross_entropy_backward(1.0, logits, np.ones(len(z)), from_logits=True)
-    dimages, _ = gan.discriminator_grads(dlogits, gan.generator(z, **G), D)
-    dz, grads = gan.generator_grads(dimages, z, G)
+    dimages, _ = gan._discriminator_grads(dlogits, gan.generator(z, **G), D)
+    dz, grads = gan._generator_grads(dimages, z, G)
     numeric = {}
     for name in G:
         numeric[name] = parity.central_differences(lambda w, name=name: _generator_loss({**G, name: w}, D, z), G[name])
@@ -112,9 +111,8 @@ def test_a_batch_norm_backward_that_treats_the_batch_statistics_as_constants_is_
     assert failed == {"numeric:z", "numeric:W_fc", "numeric:b_fc", "numeric:W_t1"}
 
 
+@needs("tf")
 def test_a_keras_port_that_keeps_the_canonical_dense_rows_is_flagged(monkeypatch):
-    if machine_skip("tf"):
-        pytest.skip("tensorflow not installed")
     from tf_impl import gan as tf_gan
     # the port a reader writes first: HWIO kernels, but W_fc loaded as it is under the NHWC flatten
     monkeypatch.setattr(tf_gan.layouts, "dense_rows_chw_to_hwc", lambda W, c, h, w: W)

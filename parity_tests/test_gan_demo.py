@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from numpy_impl import gan
-from parity_tests.conftest import machine_skip, usage_error
-from shared import cli, gan_demo
+from parity_tests.conftest import machine_skip, param, usage_error
+from rosetta import cli
+from rosetta.demos import gan as gan_demo
+from rosetta.demos import runner
+from rosetta.demos.side_by_side import train
 from shared.concepts import _gan
 from shared.data import digits
 
@@ -38,20 +41,18 @@ def test_the_demos_widest_table_stays_whole_at_80_columns(tmp_path, monkeypatch,
     assert "float32" in text
 
 
-@pytest.mark.parametrize("backend", ["torch", "tf"])
+@pytest.mark.parametrize("backend", [param(b, id=b, backend=b) for b in ["torch", "tf"]])
 def test_frameworks_draw_the_same_digits_after_the_same_training(backend):
-    if machine_skip(backend):
-        pytest.skip(f"{backend} not installed")
-    split, params, opt_state, hyper, batches, noise = gan_demo.setup(20, LR, 0)
-    numpy_run = gan_demo.train("numpy", split, params, opt_state, hyper, batches, noise, eval_every=10)
-    other = gan_demo.train(backend, split, params, opt_state, hyper, batches, noise, eval_every=10)
+    setup = gan_demo.setup(20, LR, 0)
+    numpy_run = train(gan_demo, "numpy", setup, eval_every=10)
+    other = train(gan_demo, backend, setup, eval_every=10)
     # float32 rounding (~1e-7 per step) grows in this two-player game (the demo's nudged NumPy
     # run grows the same from one ulp): torch's samples measured 3e-7, 5e-6, 1e-5 from NumPy's
     # at steps 10, 20, 30, the losses 1.4e-6 at step 20; 1e-4 is far below a visible difference
-    gap = np.abs(other.samples[-1].astype(np.float64) - numpy_run.samples[-1]).max()
+    gap = np.abs(other.arrays["samples"][-1].astype(np.float64) - numpy_run.arrays["samples"][-1]).max()
     assert gap < 1e-4, f"samples {gap:.1e} apart after 20 steps"
-    np.testing.assert_allclose(other.d_losses, numpy_run.d_losses, atol=1e-4)
-    np.testing.assert_allclose(other.g_losses, numpy_run.g_losses, atol=1e-4)
+    np.testing.assert_allclose(other.curves["D"], numpy_run.curves["D"], atol=1e-4)
+    np.testing.assert_allclose(other.curves["G"], numpy_run.curves["G"], atol=1e-4)
 
 
 def _pixel_distance(samples, real):
@@ -65,19 +66,19 @@ def test_the_numpy_gan_learns_how_digits_are_inked():
     # 200 of the demo's 800 steps, NumPy only (6 s). At DCGAN's init the generator draws gray
     # images (tanh of ~0, distance 0.70 from the digits' mostly-white pixels); measured 0.13
     # after 200 steps and <= 0.16 from step 50 on
-    split, params, opt_state, hyper, batches, noise = gan_demo.setup(200, LR, 0)
-    real = _gan.images(split.x_test)
-    before = _pixel_distance(gan.generator(noise, **params["G"]), real)
-    run = gan_demo.train("numpy", split, params, opt_state, hyper, batches, noise, eval_every=200)
-    after = _pixel_distance(run.samples[-1], real)
+    setup = gan_demo.setup(200, LR, 0)
+    real = _gan.images(setup.split.x_test)
+    before = _pixel_distance(gan.generator(setup.extra["noise"], **setup.params["G"]), real)
+    run = train(gan_demo, "numpy", setup, eval_every=200)
+    after = _pixel_distance(run.arrays["samples"][-1], real)
     assert before > 0.6 and after < 0.3, f"pixel distance {before:.2f} -> {after:.2f}"
-    assert run.real_probability[-1] > run.fake_probability[-1] - 0.1  # D has not been fooled outright
+    assert run.accuracy["D(real)"][-1] > run.accuracy["D(fake)"][-1] - 0.1  # D has not been fooled outright
 
 
 def test_last_agreeing_finds_where_the_runs_part():
     same = np.zeros((2, 1, 8, 8))
-    runs = [gan_demo.GanRun("numpy", eval_steps=[10, 20, 30], samples=[same, same, same]),
-            gan_demo.GanRun("torch", eval_steps=[10, 20, 30], samples=[same, same + 5e-4, same + 0.5])]
+    runs = [runner.Run("numpy", eval_steps=[10, 20, 30], arrays={"samples": [same, same, same]}),
+            runner.Run("torch", eval_steps=[10, 20, 30], arrays={"samples": [same, same + 5e-4, same + 0.5]})]
     assert gan_demo.last_agreeing(runs) == 1
     assert gan_demo.last_agreeing(runs, within=1e-4) == 0
 

@@ -89,7 +89,7 @@ def test_d_step_gradient_holds_the_fakes_constant():
         np.testing.assert_allclose(grads["D"][name].reshape(-1)[idx], want, rtol=FD_RTOL, atol=FD_ATOL)
     # the same step with ANY generator producing the same images gives the same D update:
     # the D step reads G only through the array `fake`
-    upd = gan.update_discriminator(D, opt_state["D"], batch["x"], fake, hyper)
+    upd = gan._update_discriminator(D, opt_state["D"], batch["x"], fake, hyper)
     for name in _gan.DISCRIMINATOR_PARAMS:
         np.testing.assert_array_equal(upd[1][name], grads["D"][name])
 
@@ -137,14 +137,14 @@ def _cancellation_along(case):
         fake = gan.generator(z, **G, bn_eps=hyper["bn_eps"])
         _, dl_real, dl_fake = gan._d_loss_and_dlogits(gan.discriminator(x, **D, negative_slope=slope),
                                                       gan.discriminator(fake, **D, negative_slope=slope))
-        d_terms = [_per_image(lambda dy, images=images: gan.discriminator_grads(dy, images, D,
+        d_terms = [_per_image(lambda dy, images=images: gan._discriminator_grads(dy, images, D,
                                                                                 negative_slope=slope)[1], dl)
                    for images, dl in ((x, dl_real), (fake, dl_fake))]
         ratios = _cancellation(d_terms[0] + d_terms[1], _gan.DISCRIMINATOR_PARAMS, "D")
-        new_D = gan.update_discriminator(D, opt_state["D"], x, fake, hyper)[2]
+        new_D = gan._update_discriminator(D, opt_state["D"], x, fake, hyper)[2]
         _, dl = gan._g_loss_and_dlogits(gan.discriminator(fake, **new_D, negative_slope=slope), hyper["g_loss"])
-        dfake, _ = gan.discriminator_grads(dl, fake, new_D, negative_slope=slope)
-        g_terms = _per_image(lambda dy: gan.generator_grads(dy, z, G, bn_eps=hyper["bn_eps"])[1], dfake)
+        dfake, _ = gan._discriminator_grads(dl, fake, new_D, negative_slope=slope)
+        g_terms = _per_image(lambda dy: gan._generator_grads(dy, z, G, bn_eps=hyper["bn_eps"])[1], dfake)
         ratios.update(_cancellation(g_terms, _gan.GENERATOR_PARAMS, "G"))
         worst = {name: max(worst.get(name, 0.0), r) for name, r in ratios.items()}
         _, _, params, opt_state = gan.train_step(params, opt_state, batch, hyper)
@@ -170,7 +170,7 @@ def test_g_step_sees_the_updated_discriminator():
     _, grads, new_params, _ = gan.train_step(params, opt_state, batch, hyper)
     G, z, slope = params["G"], batch["z"], hyper["negative_slope"]
     fake = gan.generator(z, **G, bn_eps=hyper["bn_eps"])
-    against_old = gan.update_generator(G, opt_state["G"], z, fake, params["D"], hyper)[1]
+    against_old = gan._update_generator(G, opt_state["G"], z, fake, params["D"], hyper)[1]
     rng = np.random.default_rng(1)
     differs = []
     for name in _gan.GENERATOR_PARAMS:
@@ -232,7 +232,7 @@ def test_minimax_saturates_where_d_rejects_the_fakes():
     D = {**params["D"], "b_fc": np.array([-10.0])}
     l = gan.discriminator(fake, **D)
     assert np.all(np.abs(l + 10) < 0.1)
-    grads = {g_loss: gan.update_generator(G, opt_state["G"], z, fake, D, dict(hyper, g_loss=g_loss))[1]
+    grads = {g_loss: gan._update_generator(G, opt_state["G"], z, fake, D, dict(hyper, g_loss=g_loss))[1]
              for g_loss in spec.G_LOSSES}
     # per image, dl_minimax / dl_non_saturating = -s / (s - 1) = e^l: the backward is linear
     # in dl, and every l here is -10 within 0.1, so G's whole gradient shrinks by ~e^-10
@@ -277,7 +277,7 @@ def test_numeric_losses_name_every_parameter_and_use_the_updated_d():
 
 def test_samples_are_the_generators_images():
     params, _, batch, hyper = _inputs()
-    images = gan.samples(params, batch["z"], hyper)
+    images = gan._samples(params, batch["z"], hyper)
     assert images.shape == (8, 1, 8, 8) and np.all(np.abs(images) < 1)
     np.testing.assert_array_equal(images, gan.generator(batch["z"], **params["G"], bn_eps=hyper["bn_eps"]))
 
@@ -324,11 +324,11 @@ def test_validation_names_the_part_at_fault():
 
 def test_thirty_steps_on_one_batch_teach_the_discriminator():
     params, opt_state, batch, hyper = _inputs("non-saturating-lr2e-3")
-    start = gan.losses(params, batch, hyper)["D"]
+    start = gan._losses(params, batch, hyper)["D"]
     d_losses = []
     for _ in range(30):
         losses, _, params, opt_state = gan.train_step(params, opt_state, batch, hyper)
         d_losses.append(losses["D"])
-    end = gan.losses(params, batch, hyper)["D"]
+    end = gan._losses(params, batch, hyper)["D"]
     assert end < start - 0.05, (start, end)  # measured 1.387 -> 1.253
     assert np.all(np.isfinite(d_losses))

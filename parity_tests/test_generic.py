@@ -1,27 +1,19 @@
-"""The generic parity tests, generated from the specs: one per backend x concept x case x
-dtype x device, ids like [tf-softmax-overflow-float32-cpu]. Adding a concept or a case to
-shared/concepts/ adds its tests here; nothing in this file names a concept."""
+"""The generic parity tests, generated from the engine's own plan (the one `rosetta parity`
+runs): one per backend x concept x case x dtype x device, ids like
+[tf-softmax-overflow-float32-cpu]. Adding a concept or a case to shared/concepts/ adds its
+tests here; nothing in this file names a concept."""
 import pytest
 
 from parity_tests.conftest import param
 from shared import backends, parity
 from shared.concepts import all_concepts
 
-DEVICES = {"numpy": ("cpu",), "torch": ("cpu", "gpu"), "tf": ("cpu", "gpu")}
+# every device a backend can have: a test for a device this machine lacks is skipped, naming it
+TASKS = parity.plan(all_concepts(), backends.BACKEND_NAMES, parity.DTYPES, backends.DEVICES)
 
 
-def _params():
-    for concept in all_concepts():
-        for case in concept.cases:
-            for backend in backends.BACKEND_NAMES:
-                for dtype in ("float64", "float32"):
-                    for device in DEVICES[backend]:
-                        task = parity.Task(concept, case, backend, dtype, device)
-                        yield param(task, id=task.id, backend=backend, device=device,
-                                    group=f"{concept.name}-{case.name}")
-
-
-@pytest.mark.parametrize("task", list(_params()))
+@pytest.mark.parametrize("task", [param(task, id=task.id, backend=task.backend, device=task.device,
+                                        group=f"{task.concept.name}-{task.case.name}") for task in TASKS])
 def test_parity(task):
     records = parity.run_task(task)
     assert records, f"{task.id}: the engine produced no comparison"

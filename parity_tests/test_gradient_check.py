@@ -21,7 +21,7 @@ def test_backpropagation_agrees_with_the_numerical_gradient_for_every_parameter(
     concept = get("mlp_train_step")
     inputs = upcast(concept.case("sgd").inputs())
     params, batch, hyper = inputs["params"], inputs["batches"][0], inputs["hyper"]
-    _, grads, _ = mlp.gradients(params, batch, hyper)
+    _, grads, _ = mlp._gradients(params, batch, hyper)
     numeric = training.numeric_grads(concept, inputs, grads)
     assert set(grads) == {"W1", "W2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"}
     for name, grad in grads.items():

@@ -7,8 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared import backends, guide, parity, tolerances
-from shared.concepts import all_concepts
+from parity_tests.conftest import needs
+from rosetta import guide
+from shared import parity, tolerances
+from shared.concepts import all_concepts, by_family
+from shared.concepts._families import FAMILIES
 from shared.porting import PortingResult
 from shared.spec import PortingCase, Side
 
@@ -23,18 +26,23 @@ VARIANTS = {
     "2 threads, AVX2": {"threads": 2, "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "1 thread, TF without oneDNN": {"threads": 1, "TF_ENABLE_ONEDNN_OPTS": "0"},
 }
+EVERY_FRAMEWORK = "the guide measures cases in every framework"
 GUIDE_TIMEOUT_S = 600  # a regeneration takes ~60 s on 2 busy cores; a hung one fails instead of the CI run
 
 
-def test_every_concept_belongs_to_exactly_one_family():
-    placed = [name for _, _, names in guide.FAMILIES for name in names]
-    assert len(placed) == len(set(placed)), "a concept is in two families"
-    assert set(placed) == {c.name for c in all_concepts()}
+def test_every_concept_has_a_known_family_and_its_own_lesson_in_it():
+    known = {family.id for family in FAMILIES}
+    for family, concepts in by_family():
+        lessons = [c.lesson for c in concepts]
+        assert len(set(lessons)) == len(lessons) and min(lessons, default=1) >= 1, (family.id, lessons)
+    strays = [c.name for c in all_concepts() if c.family not in known]
+    assert not strays, f"concepts with no known family (shared/concepts/_families.py): {strays}"
 
 
-def test_every_family_has_its_notebook_name():
-    for _, notebook, _ in guide.FAMILIES:
-        assert notebook.endswith(".ipynb") and notebook[:2].isdigit()
+def test_the_guide_has_one_section_per_family_in_learning_order():
+    text = (guide.ROOT / "docs" / "porting-guide.md").read_text()
+    positions = [text.index(f"\n## {family.title}\n") for family, _ in by_family()]
+    assert positions == sorted(positions)
 
 
 def _result(fixed_error, dtype="float32"):
@@ -59,10 +67,8 @@ def test_a_naive_ports_error_keeps_two_significant_digits(value, expected):
     assert guide.naive_figure(value) == expected
 
 
+@needs("torch", "tf", why=EVERY_FRAMEWORK)
 def test_the_committed_guide_is_up_to_date():
-    absent = [name for name in ("torch", "tf") if not backends.installed(name)]
-    if absent:
-        pytest.skip(f"{', '.join(absent)} not installed: the guide measures cases in every framework")
     results = guide.run_cases()
     assert len(results) >= 40
     assert all(result.shown for result in results.values())
@@ -83,14 +89,12 @@ def _environment(variant: dict) -> dict:
 
 
 def _regenerate(variant: dict, out) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", "guide", "--out", str(out)],
+    return subprocess.run([sys.executable, "-m", "rosetta.cli", "guide", "--out", str(out)],
                           env=_environment(variant), capture_output=True, text=True, timeout=GUIDE_TIMEOUT_S)
 
 
+@needs("torch", "tf", why=EVERY_FRAMEWORK)
 def test_the_guide_is_the_same_with_other_threads_and_instruction_sets(tmp_path):
-    absent = [name for name in ("torch", "tf") if not backends.installed(name)]
-    if absent:
-        pytest.skip(f"{', '.join(absent)} not installed: the guide measures cases in every framework")
     committed = guide.DEFAULT_PATH.read_text()
     outs = {name: tmp_path / f"guide-{i}.md" for i, name in enumerate(VARIANTS)}
     with ThreadPoolExecutor(2) as pool:  # two at a time: each regeneration is one Python process

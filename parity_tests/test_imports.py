@@ -6,8 +6,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["shared", "shared.concepts", "shared.parity", "shared.training", "shared.cli",
-                                    "shared.demos", "numpy_impl.losses", "numpy_impl.mlp"])
+@pytest.mark.parametrize("module", ["shared", "shared.concepts", "shared.parity", "shared.training", "rosetta.cli",
+                                    "rosetta.demos.side_by_side", "numpy_impl.losses", "numpy_impl.mlp"])
 def test_importing_does_not_import_a_framework(module):
     code = (f"import sys, {module}, shared.concepts as c; c.all_concepts(); "
             "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")

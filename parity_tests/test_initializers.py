@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import needs
 from shared import initializers
 
 FAN_IN, FAN_OUT = 256, 256
@@ -38,9 +38,8 @@ def test_the_same_seed_gives_the_same_weights_in_every_framework_run():
     assert np.array_equal(a, b)
 
 
+@needs("torch")
 def test_torch_linear_default_is_not_he():
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     torch.manual_seed(0)
     layer = torch.nn.Linear(FAN_IN, FAN_OUT)
@@ -52,9 +51,8 @@ def test_torch_linear_default_is_not_he():
     assert np.abs(bias).max() <= 1 / math.sqrt(FAN_IN) and np.abs(bias).max() > 0  # not zero, unlike Keras
 
 
+@needs("torch")
 def test_torch_kaiming_normal_is_he():
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     torch.manual_seed(0)
     w = torch.empty(FAN_OUT, FAN_IN)  # torch's [out, in]: fan_in is dimension 1
@@ -62,9 +60,8 @@ def test_torch_kaiming_normal_is_he():
     assert abs(_std_ratio(w.numpy(), math.sqrt(2 / FAN_IN)) - 1) < SAMPLING
 
 
+@needs("tf")
 def test_keras_dense_default_is_glorot_uniform_with_zero_bias():
-    if machine_skip("tf"):
-        pytest.skip("tensorflow not installed")
     import keras
     layer = keras.layers.Dense(FAN_OUT)
     layer.build((None, FAN_IN))
@@ -74,9 +71,8 @@ def test_keras_dense_default_is_glorot_uniform_with_zero_bias():
     assert not bias.any()
 
 
+@needs("tf")
 def test_keras_he_normal_is_truncated_but_keeps_he_std():
-    if machine_skip("tf"):
-        pytest.skip("tensorflow not installed")
     import keras
     w = np.asarray(keras.initializers.HeNormal(seed=0)((FAN_IN, FAN_OUT)))
     assert abs(_std_ratio(w, math.sqrt(2 / FAN_IN)) - 1) < SAMPLING

@@ -4,7 +4,7 @@ convention matters: x1 == x2 in contrastive_loss (対照損失), a == p in tripl
 import numpy as np
 import pytest
 
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import machine_skip, needs
 from shared import backends, lazy, parity, tolerances
 from shared.backends import Impl
 from shared.concepts import get
@@ -41,11 +41,10 @@ def _torch_default_triplet_grads(inputs, v):
     return torch_backend.vjp(fn, inputs, {}, ("a", "p", "n"), v, "cpu")
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@needs("torch", why="torch's triplet_margin_loss is the reference here")
+@pytest.mark.parametrize("dtype", parity.DTYPES)
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_triplet_gradient_at_a_equals_p_with_default_eps_is_finite_and_torchs(backend_name, dtype):
-    if machine_skip("torch"):
-        pytest.skip("torch not installed: torch's triplet_margin_loss is the reference here")
     concept = get("triplet_loss")
     case = concept.case("anchor-equals-positive")  # its inputs, but torch's default eps = 1e-6
     inputs = parity.cast_inputs(case.inputs(), dtype)

@@ -24,12 +24,12 @@ def _inputs(name, dtype="float64"):
 def test_siamese_gradient_is_the_sum_of_the_two_branches():
     inputs = _inputs("contrastive-normalized-sgd")
     params, batch, hyper = inputs["params"], inputs["batches"][0], inputs["hyper"]
-    _, grads = net.gradients(params, batch, hyper)
-    e1, cache1 = net.branch(params, batch["x1"], hyper)
-    e2, cache2 = net.branch(params, batch["x2"], hyper)
+    _, grads = net._gradients(params, batch, hyper)
+    e1, cache1 = net._branch(params, batch["x1"], hyper)
+    e2, cache2 = net._branch(params, batch["x2"], hyper)
     de1, de2 = contrastive_loss_backward(1.0, e1, e2, batch["y"], **spec.loss_kwargs(hyper))
-    g1 = net.branch_backward(de1, cache1, params, hyper)
-    g2 = net.branch_backward(de2, cache2, params, hyper)
+    g1 = net._branch_backward(de1, cache1, params, hyper)
+    g2 = net._branch_backward(de2, cache2, params, hyper)
     for name in params:
         np.testing.assert_allclose(grads[name], g1[name] + g2[name], rtol=1e-13, atol=1e-15)
         # and neither branch alone is the gradient: both really contribute

@@ -3,7 +3,8 @@ inside each framework the weights sit in that framework's own layout."""
 import numpy as np
 import pytest
 
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import needs
+from shared import parity
 from shared.concepts import mlp_train_step as spec
 
 PARAMS = spec.init_params(np.random.default_rng(3), (64, 8, 6, 10))
@@ -11,22 +12,19 @@ PARAMS = {name: value + 0.01 * np.arange(value.size).reshape(value.shape) for na
 
 
 def _torch():
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     import torch
     from torch_impl.mlp import MultiLayerNet
     return torch, MultiLayerNet
 
 
 def _tf():
-    if machine_skip("tf"):
-        pytest.skip("tensorflow not installed")
     import tensorflow as tf
     from tf_impl.mlp import MultiLayerNet
     return tf, MultiLayerNet
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@needs("torch")
+@pytest.mark.parametrize("dtype", parity.DTYPES)
 def test_torch_round_trip_is_exact_and_linear_weights_are_transposed(dtype):
     torch, MultiLayerNet = _torch()
     params = {k: torch.from_numpy(v.astype(dtype)) for k, v in PARAMS.items()}
@@ -39,7 +37,8 @@ def test_torch_round_trip_is_exact_and_linear_weights_are_transposed(dtype):
     assert all(torch.equal(back[k], params[k]) for k in params)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@needs("tf")
+@pytest.mark.parametrize("dtype", parity.DTYPES)
 def test_tf_round_trip_is_exact_and_variables_follow_the_canonical_names(dtype):
     tf, MultiLayerNet = _tf()
     params = {k: tf.constant(v.astype(dtype)) for k, v in PARAMS.items()}
@@ -51,6 +50,7 @@ def test_tf_round_trip_is_exact_and_variables_follow_the_canonical_names(dtype):
     assert all(np.array_equal(back[k].numpy(), params[k].numpy()) for k in params)
 
 
+@needs("torch")
 def test_torch_gradients_come_back_in_canonical_layout():
     torch, MultiLayerNet = _torch()
     params = {k: torch.from_numpy(v) for k, v in PARAMS.items()}

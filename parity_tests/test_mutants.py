@@ -9,7 +9,7 @@ import numpy_impl.losses as np_losses
 import numpy_impl.mlp as np_mlp
 import numpy_impl.seq2seq as np_seq2seq
 from parity_tests import mutants
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import machine_skip, needs, param
 from shared import parity
 from shared.backends import Impl
 from shared.concepts import get
@@ -71,10 +71,8 @@ def test_relu_backward_with_inverted_mask_is_flagged():
         assert ("torch", "random", "grad") in failed  # autograd disagrees
 
 
-@pytest.mark.parametrize("backend", ["torch", "tf"])
+@pytest.mark.parametrize("backend", [param(b, id=b, backend=b) for b in ["torch", "tf"]])
 def test_a_framework_mutant_is_flagged_against_the_numpy_reference(backend):
-    if machine_skip(backend):
-        pytest.skip(f"{backend} not installed")
     concept = get("softmax")
     case = concept.case("batch")
     # a framework port that forgets the axis and normalises over everything
@@ -123,9 +121,8 @@ def test_batch_norm_with_running_stats_in_training_is_flagged():
         assert ("torch", "train-2d", "builtin") in failed  # F.batch_norm(training=True)
 
 
+@needs("torch")
 def test_batch_norm_mutant_inside_the_network_is_flagged_by_the_train_step(monkeypatch):
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     concept = get("mlp_train_step")
     case = concept.case("sgd")
     monkeypatch.setattr(np_mlp, "batch_norm", mutants.batch_norm_with_running_stats_in_training)
@@ -174,9 +171,8 @@ def test_lstm_with_two_gates_swapped_is_flagged_by_the_references_not_by_finite_
             assert ("torch", case, "grad") in failed
 
 
+@needs("torch")
 def test_seq2seq_decoder_fed_its_targets_is_flagged():
-    if machine_skip("torch"):
-        pytest.skip("torch not installed")
     concept = get("seq2seq_train_step")
     # torch only: on NumPy the engine's numeric check differentiates the module's honest
     # loss() and so would flag the mutant's gradients too, but at thousands of loss calls

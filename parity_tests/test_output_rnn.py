@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numpy_impl import rnn
-from parity_tests.conftest import machine_skip
+from parity_tests.conftest import param
 from shared import backends, parity
 from shared.concepts import get
 from shared.tolerances import F32_EPS
@@ -24,10 +24,8 @@ def _fed(inputs):
     return np.concatenate([inputs["o0"][:, None], inputs["teacher"][:, :-1]], axis=1)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "tf"])
+@pytest.mark.parametrize("backend", [param(b, id=b, backend=b) for b in ["numpy", "torch", "tf"]])
 def test_teaching_the_network_its_own_outputs_changes_nothing_forward(backend):
-    if machine_skip(backend):
-        pytest.skip(f"{backend} not installed")
     inputs = _inputs("free-running")
     run = backends.get(backend)
     free = run.call(run.impl(CONCEPT).forward, inputs, {}, "cpu")

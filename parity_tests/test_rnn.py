@@ -135,3 +135,23 @@ def test_the_books_time_layers_agree_with_the_functions_and_carry_state_when_sta
     np.testing.assert_array_equal(dx, want[0])  # one shared time loop: bit for bit
     for got, expected in zip(layer.grads.values(), want[-len(weights):]):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("backend", [param(b, id=b, backend=b) for b in ("torch", "tf")])
+@pytest.mark.parametrize("step, states", [("rnn_step", 1), ("lstm_step", 2), ("gru_step", 1)])
+def test_one_step_returns_the_same_states_in_every_package(backend, step, states):
+    # rnn_step -> h, lstm_step -> (h, c), gru_step -> h: the same return in all three packages
+    rng = np.random.default_rng(11)
+    x_t, h, c = rng.standard_normal((2, D)), rng.standard_normal((2, H)), rng.standard_normal((2, H))
+    params = {"rnn_step": (RNG.standard_normal((D, H)), RNG.standard_normal((H, H)), RNG.standard_normal(H)),
+              "lstm_step": LSTM, "gru_step": GRU}[step]
+    carried = (h, c)[:states]
+    want = getattr(backends.implementation("numpy", "rnn"), step)(x_t, *carried, *params)
+    b = backends.get(backend)
+    with b.scope("cpu"):
+        got = getattr(backends.implementation(backend, "rnn"), step)(*b.convert([x_t, *carried, *params], "cpu"))
+    want, got = (want, got) if states == 2 else ((want,), (got,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        # float64, a few products and one tanh or sigmoid per entry
+        np.testing.assert_allclose(b.to_numpy(g), w, rtol=1e-12, atol=1e-14)

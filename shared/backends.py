@@ -17,16 +17,31 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shared.lazy import import_tensorflow  # noqa: F401  (here too: the backends' users call it)
 from shared.trees import tree_map
 
 BACKEND_NAMES = ("numpy", "torch", "tf")
 PACKAGES = {"numpy": "numpy_impl", "torch": "torch_impl", "tf": "tf_impl"}
 FRAMEWORK_MODULES = {"numpy": "numpy", "torch": "torch", "tf": "tensorflow"}
+# every device a backend can have; which of them a machine has: get(name).devices()
+DEVICES = {"numpy": ("cpu",), "torch": ("cpu", "gpu"), "tf": ("cpu", "gpu")}
 
 
 def module(backend: str, concept):
     """The module that holds `concept` in `backend`'s package, e.g. torch_impl.mlp."""
-    return importlib.import_module(f"{PACKAGES[backend]}.{concept.module}")
+    return implementation(backend, concept.module)
+
+
+def implementation(backend: str, name: str):
+    """The module `name` of `backend`'s package, e.g. implementation("torch", "bit") is
+    torch_impl.bit: the engine's one way to the code under test."""
+    return importlib.import_module(f"{PACKAGES[backend]}.{name}")
+
+
+def resolved(fn: Callable, backend: str, uses: str) -> Callable:
+    """An oracle's or porting side's function with the module it `uses` (spec.Oracle)
+    bound as `impl`; unchanged when it uses none."""
+    return functools.partial(fn, impl=implementation(backend, uses)) if uses else fn
 
 
 @dataclass(frozen=True)
@@ -161,32 +176,6 @@ class TorchBackend:
         return {"tf32": {"torch.backends.cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
                          "torch.backends.cudnn.allow_tf32": torch.backends.cudnn.allow_tf32},
                 "determinism": {"torch.deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}}
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """TensorFlow's C++ runtime prints start-up notes (and, without a GPU, a cuInit
-    error) straight to file descriptor 2 before absl logging is initialised, so
-    TF_CPP_MIN_LOG_LEVEL cannot hide them."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-@functools.cache  # the layout converters reach it for every TF tensor, also inside tf.function
-def import_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _stderr_silenced():
-        tf = importlib.import_module("tensorflow")
-        # the device platforms initialise on first use, whoever comes first (Keras, an
-        # op, a device query): do it here, quietly, once
-        tf.config.list_physical_devices()
-    return tf
 
 
 class TFBackend:

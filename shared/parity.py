@@ -18,9 +18,12 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from shared import tolerances
-from shared.backends import Impl
+from shared.backends import Impl, resolved
 from shared.spec import Case, Concept, Tolerance
 from shared.trees import flatten, tree_map
+
+# every comparison runs in both: float64 first (the math, the reference), then float32 (what people train in)
+DTYPES = ("float64", "float32")
 
 RECORD_KEYS = ("concept", "case", "backend", "device", "dtype", "check",
                "max_abs_err", "max_rel_err", "atol", "rtol", "passed")
@@ -371,11 +374,12 @@ def _check_layer(task, ref, check, records):
 
 def _check_oracle(task, backend, oracle, ref, tol) -> Comparison:
     concept, case = task.concept, task.case
+    fn = resolved(oracle.fn, task.backend, oracle.uses)
     if task.backend == "numpy" or not concept.differentiable or not oracle.differentiable:
-        out = backend.call(oracle.fn, ref.inputs, case.kwargs, task.device)
+        out = backend.call(fn, ref.inputs, case.kwargs, task.device)
         want = output_leaves(concept, ref.out)
         return merge(list(compare_leaves(output_leaves(concept, out), want, tol).values()))
-    out, grads = backend.vjp(Impl(oracle.fn), ref.inputs, case.kwargs, concept.differentiable,
+    out, grads = backend.vjp(Impl(fn), ref.inputs, case.kwargs, concept.differentiable,
                              ref.cotangent, task.device)
     return merge([compare(out, ref.out, tol)] +
                  [compare(grads[k], ref.grads[k], tol) for k in concept.differentiable])

@@ -47,10 +47,11 @@ def needed_backends(case: PortingCase) -> set[str]:
 
 def _evaluate(side: Side, case: PortingCase, inputs, cotangent):
     backend = backends.get(side.backend)
+    fn = backends.resolved(side.fn, side.backend, side.uses)
     if case.check == "forward":
-        return backend.call(side.fn, inputs, {}, "cpu")
+        return backend.call(fn, inputs, {}, "cpu")
     name = case.check.split(":", 1)[1]
-    return backend.vjp(Impl(side.fn), inputs, {}, (name,), cotangent, "cpu")[1][name]
+    return backend.vjp(Impl(fn), inputs, {}, (name,), cotangent, "cpu")[1][name]
 
 
 _RESULTS: dict[tuple[str, str], PortingResult] = {}

@@ -70,7 +70,10 @@ class Oracle:
     `fn(**inputs, **kwargs)` receives the backend's tensors; it imports its framework
     lazily so that reading the spec needs no framework. `applies(case)` restricts the
     oracle to the cases whose semantics it shares. Its value and, when differentiable,
-    its gradients are compared.
+    its gradients are compared. An oracle built on one of the project's own modules (our
+    timm-named ResNetV2) names it in `uses` ("bit"): the engine imports that module of the
+    backend's package and passes it as the keyword `impl`, so that no spec imports the
+    code under test.
     """
 
     backend: str
@@ -78,15 +81,19 @@ class Oracle:
     fn: Callable[..., Any]
     applies: Callable[[Case], bool] = lambda case: True
     differentiable: bool = True  # False where the framework defines no derivative
+    uses: str = ""
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a porting comparison: an API call in one framework."""
+    """One side of a porting comparison: an API call in one framework. A side that runs one
+    of the project's own modules names it in `uses`, as an Oracle does: `fn` then receives
+    that module of the backend's package as the keyword `impl`."""
 
     backend: str
     code: str
     fn: Callable[..., Any]
+    uses: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,18 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Family:
+    """Concepts taught together: one section of the porting guide, one notebook. `book` and
+    `syllabus` say where a learner meets them in ゼロから作るDeep Learning and in the JDLA
+    E資格 syllabus (shared/concepts/_families.py lists the families in learning order)."""
+
+    id: str
+    title: str
+    book: str = ""
+    syllabus: str = ""
+
+
+@dataclass(frozen=True)
 class Concept:
     """One function, three implementations, one contract.
 
@@ -163,10 +182,13 @@ class Concept:
     is compared too, on each listed step's batch with the parameters after that step.
 
     A class that restates the function (NumPy's book-style layers: the book's Convolution,
-    the Time layers; a framework's own module: BiT's ResNetV2 and BiTModule) is held to it
+    the Time layers; a framework's own module: BiT's ResNetV2 in torch and in TF) is held to it
     by `layer(module, ref, kwargs) -> {check: (got, want)}`: the engine runs it on the
     module of each backend in `layer_backends`, in every dtype, and records each pair as
     `layer:<check>`, with the forward tolerance, or the grad one where check starts "grad".
+
+    `family` (a shared/concepts/_families.py id) and `lesson` (1, 2, ... within it) place the
+    concept in the learning order: the guide, `rosetta list` and the notebooks follow it.
     """
 
     name: str
@@ -188,6 +210,8 @@ class Concept:
     predict: str = ""
     layer: Callable[..., dict[str, tuple[Any, Any]]] | None = None
     layer_backends: tuple[str, ...] = ("numpy",)
+    family: str = ""
+    lesson: int = 0
 
     @property
     def fn_name(self) -> str:

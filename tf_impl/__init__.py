@@ -1,4 +1,4 @@
 """TensorFlow twins of numpy_impl, written from tf ops; gradients come from GradientTape."""
-from shared.backends import import_tensorflow
+from shared.lazy import import_tensorflow
 
 import_tensorflow()  # quietly, before any submodule's `import tensorflow`

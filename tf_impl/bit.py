@@ -6,7 +6,7 @@ weight-standardised convolutions, in TensorFlow, twice:
   tf_impl.conv.std_conv2d (im2col; NHWC inside via shared.layouts), tf_impl.layers.group_norm
   and tf_impl.pooling.max_pool2d; GradientTape gives the gradients, tf_impl.optimizers the
   step. It mirrors numpy_impl.bit and torch_impl.bit.
-- BiTModule, a tf.Module written as TensorFlow's BiT is (big_transfer bit_tf2/models.py):
+- ResNetV2, a tf.Module written as TensorFlow's BiT is (big_transfer bit_tf2/models.py):
   NHWC images, HWIO kernels standardised with tf.nn.moments over (H, W, I) then tf.nn.conv2d,
   bit_tf2's group_normalize (tf.nn.moments + tf.nn.batch_normalization on an NHWGS view),
   tf.nn.max_pool2d. Its variables carry the BiT checkpoint names
@@ -48,11 +48,6 @@ def _units(config):
     for i, depth in enumerate(config["depth"], start=1):
         for j in range(1, depth + 1):
             yield i, j, (2 if (i > 1 and j == 1) else 1)
-
-
-def param_names(config):
-    """The canonical names in order (shared/concepts/_bit.py)."""
-    return _bit.param_names(config)
 
 
 def _eps(config, key, default):
@@ -100,6 +95,22 @@ def logits(x, params, config):
     return affine(features(x, params, config), params["head/W"], params["head/b"])
 
 
+def gradients(x, t, params, config, *, train="all"):
+    """(loss, {name: gradient}) of the mean softmax cross-entropy of the logits, by
+    GradientTape. train="head": the backbone is a fixed feature extractor, run outside the
+    tape (nothing of it is recorded); only head/W and head/b get gradients."""
+    trained = tuple(spec.trained_names(config, train))
+    leaves = {name: (tf.convert_to_tensor(params[name]) if name in trained else params[name]) for name in params}
+    if train == "head":
+        f = tf.stop_gradient(features(x, leaves, config))  # no tape is open: never recorded
+    with tf.GradientTape() as tape:
+        tape.watch([leaves[n] for n in trained])
+        if train == "all":
+            f = features(x, leaves, config)
+        loss_value = softmax_with_loss(affine(f, leaves["head/W"], leaves["head/b"]), t)
+    return loss_value, dict(zip(trained, tape.gradient(loss_value, [leaves[n] for n in trained])))
+
+
 def loss(params, batch, hyper):
     """The training loss, forward only: the mean softmax cross-entropy of the logits."""
     spec.validate_model(params, batch, hyper)
@@ -116,24 +127,14 @@ def train_step(params, opt_state, batch, hyper):
     handed back as it came (the same object). "all": every parameter, one tape.
     Returns (loss, grads of the trained parameters, every parameter, the trained ones' states)."""
     spec.validate(params, opt_state, batch, hyper)
-    config = hyper["config"]
-    trained = tuple(spec.trained_names(config, hyper["train"]))
-    leaves = {name: (tf.convert_to_tensor(params[name]) if name in trained else params[name]) for name in params}
-    if hyper["train"] == "head":
-        f = tf.stop_gradient(features(batch["x"], leaves, config))  # no tape is open: never recorded
-    with tf.GradientTape() as tape:
-        tape.watch([leaves[n] for n in trained])
-        if hyper["train"] == "all":
-            f = features(batch["x"], leaves, config)
-        loss_value = softmax_with_loss(affine(f, leaves["head/W"], leaves["head/b"]), batch["t"])
-    grads = dict(zip(trained, tape.gradient(loss_value, [leaves[n] for n in trained])))
+    loss_value, grads = gradients(batch["x"], batch["t"], params, hyper["config"], train=hyper["train"])
     stepped, new_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, {**params, **stepped}, new_state
 
 
 # ---- the tf.Module (BiT checkpoint names, TensorFlow's own kernels, NHWC) ----------------
 
-def group_normalize(x, gamma, beta, groups, eps=GN_EPS):
+def _group_normalize(x, gamma, beta, groups, eps=GN_EPS):
     """bit_tf2/normalization.py group_normalize on NHWC x: an NHWGS view, tf.nn.moments over
     (H, W, S), tf.nn.batch_normalization with gamma, beta reshaped to [G, S]."""
     channels = x.shape[-1]
@@ -145,7 +146,7 @@ def group_normalize(x, gamma, beta, groups, eps=GN_EPS):
     return tf.reshape(y, shape)
 
 
-def standardized_conv2d(x, kernel, *, stride=1, padding=0, eps=WS_EPS):
+def _standardized_conv2d(x, kernel, *, stride=1, padding=0, eps=WS_EPS):
     """bit_tf2 StandardizedConv2D: the HWIO kernel standardised over (H, W, I), then
     tf.nn.conv2d on NHWC x with symmetric zero padding (PaddingFromKernelSize + VALID)."""
     mean, var = tf.nn.moments(kernel, axes=[0, 1, 2], keepdims=True)
@@ -153,7 +154,7 @@ def standardized_conv2d(x, kernel, *, stride=1, padding=0, eps=WS_EPS):
     return tf.nn.conv2d(x, w, strides=stride, padding=[[0, 0], [padding, padding], [padding, padding], [0, 0]])
 
 
-class BiTModule(tf.Module):
+class ResNetV2(tf.Module):
     """BiT's backbone as a tf.Module: images [B, H, W, 3] (NHWC, float, BiT takes [0, 1]) ->
     features [B, C_last]. Variables named as the BiT checkpoint (shared.bit_weights.bit_name),
     kernels HWIO, all trainable (GroupNorm has no statistics to keep). Built from canonical
@@ -187,11 +188,11 @@ class BiTModule(tf.Module):
         return self.bit_vars[bit_weights.bit_name(name)]
 
     def _gn_relu(self, h, prefix):
-        return tf.nn.relu(group_normalize(h, self._w(prefix + "gamma"), self._w(prefix + "beta"), self.groups,
+        return tf.nn.relu(_group_normalize(h, self._w(prefix + "gamma"), self._w(prefix + "beta"), self.groups,
                                           self.gn_eps))
 
     def _conv(self, h, name, stride=1, padding=0):
-        return standardized_conv2d(h, self._w(name), stride=stride, padding=padding, eps=self.ws_eps)
+        return _standardized_conv2d(h, self._w(name), stride=stride, padding=padding, eps=self.ws_eps)
 
     def feature_map(self, images):
         h = self._conv(images, "root/conv", stride=2, padding=3)

@@ -68,16 +68,27 @@ def predict(params, x, hyper):
     return SimpleConvNet.from_canonical(params, hyper, x.shape[2:])(x)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     return softmax_with_loss(model(batch["x"]), batch["t"])
+
+
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return SimpleConvNet.from_canonical(params, hyper, batch["x"].shape[2:])
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
 
 
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = SimpleConvNet.from_canonical(params, hyper, batch["x"].shape[2:])
+    model = _model(params, batch, hyper)
     names = list(model.params)
     with tf.GradientTape() as tape:
-        loss_value = loss(model, batch, hyper)
+        loss_value = _loss(model, batch, hyper)
     grads = model.canonical_grads(dict(zip(names, tape.gradient(loss_value, [model.params[n] for n in names]))))
     new_params, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])
     return loss_value, grads, new_params, new_opt_state

@@ -62,7 +62,7 @@ def _bce(logits, label):
         label, logits.dtype)), logits=logits))
 
 
-def generator_loss(logits, kind):
+def _generator_loss(logits, kind):
     """non_saturating: BCE(ones, D(G(z))); minimax: -BCE(zeros, D(G(z)))."""
     return _bce(logits, 1.0) if kind == "non_saturating" else -_bce(logits, 0.0)
 
@@ -89,7 +89,7 @@ def train_step(params, opt_state, batch, hyper):
     # values, G has not changed. D' = new_D are plain tensors, not watched: held fixed
     with tf.GradientTape() as tape:
         fake = generator(batch["z"], **G, bn_eps=bn_eps)
-        g_loss = generator_loss(discriminator(fake, **new_D, negative_slope=slope), kind)
+        g_loss = _generator_loss(discriminator(fake, **new_D, negative_slope=slope), kind)
     grads_G = dict(zip(G, tape.gradient(g_loss, list(G.values()))))
     new_G, state_G = optimizers.step_all(params["G"], grads_G, opt_state["G"], hyper["optimizer"], hyper["opt"])
     return ({"D": d_loss, "G": g_loss}, {"G": grads_G, "D": grads_D},

@@ -27,7 +27,7 @@ SAVED_MODEL_PBTXT = "saved_model.pbtxt"
 REMOTE_SCHEMES = ("http://", "https://")
 
 
-def _import_hub():
+def import_hub():
     """tensorflow_hub and tf_keras, with the import-time noise kept out of the user's output."""
     with warnings.catch_warnings():
         # tensorflow_hub 0.16.1 does `from pkg_resources import parse_version`; setuptools
@@ -114,7 +114,7 @@ def build_classifier(handle, image_size, out_features, *, do_fine_tuning=False, 
     (str or os.PathLike). `do_fine_tuning` makes the backbone's trainable variables trainable;
     `do_dense_train` does the same for the head.
     """
-    hub, tf_keras = _import_hub()
+    hub, tf_keras = import_hub()
     handle = os.fspath(handle)
     remote = "://" in handle
     if not remote:

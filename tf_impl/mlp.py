@@ -54,18 +54,29 @@ def predict(params, x, hyper):
     return MultiLayerNet.from_canonical(params, bn_eps=hyper["bn_eps"])(x, training=False)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     scores = model(batch["x"], batch["masks"], training=True, p=hyper["dropout"])
     decay = tf.add_n([l2_penalty(W, lam=hyper["weight_decay"]) for W in model.weights()])
     return softmax_with_loss(scores, batch["t"]) + decay
 
 
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return MultiLayerNet.from_canonical(params, bn_momentum=hyper["bn_momentum"], bn_eps=hyper["bn_eps"])
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
+
+
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = MultiLayerNet.from_canonical(params, bn_momentum=hyper["bn_momentum"], bn_eps=hyper["bn_eps"])
+    model = _model(params, batch, hyper)
     names = spec.trainable(params)
     with tf.GradientTape() as tape:
-        loss_value = loss(model, batch, hyper)
+        loss_value = _loss(model, batch, hyper)
     grads = dict(zip(names, tape.gradient(loss_value, [model.params[name] for name in names])))
     new_params = model.to_canonical()  # the running statistics the forward pass updated
     stepped, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])

@@ -54,7 +54,7 @@ class Seq2seq(tf.Module):
         for t in range(y_in.shape[1]):
             if t > 0:
                 # argmax is a choice, not a function of the weights: no gradient flows through it
-                guess = tf.cast(first_argmax(logits[-1]), y_in.dtype)
+                guess = tf.cast(_first_argmax(logits[-1]), y_in.dtype)
                 token = tf.where(coins[:, t], y_in[:, t], guess)
             h, state = L["decoder"](L["dec_embed"](token), state)
             logits.append(L["out"](h))
@@ -109,7 +109,7 @@ class Seq2seq(tf.Module):
         return self._canonical(tf.nest.map_structure(tf.convert_to_tensor, grads))
 
 
-def first_argmax(logits):
+def _first_argmax(logits):
     """The index of the largest logit on the last axis, the LOWEST one on ties, as NumPy's
     and torch's argmax: tf.argmax does not promise which tie it returns."""
     is_max = tf.equal(logits, tf.reduce_max(logits, axis=-1, keepdims=True))
@@ -125,10 +125,10 @@ def _built(cls, cell, vocab, embed, hidden, dtype):
 def decode(params, x, y_in, coins, *, cell):
     decode_spec.validate(params, x, y_in, coins, cell=cell)
     logits = Seq2seq.from_canonical(params, cell)(x, y_in, coins)
-    return logits, first_argmax(logits)
+    return logits, _first_argmax(logits)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     """Mean cross-entropy over N and T; `model` may also be a canonical params dict."""
     if isinstance(model, dict):
         model = Seq2seq.from_canonical(model, hyper["cell"])
@@ -138,12 +138,23 @@ def loss(model, batch, hyper):
     return softmax_with_loss(tf.reshape(logits, (-1, logits.shape[2])), tf.reshape(y[:, 1:], (-1,)))
 
 
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return Seq2seq.from_canonical(params, hyper["cell"])
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
+
+
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = Seq2seq.from_canonical(params, hyper["cell"])
+    model = _model(params, batch, hyper)
     variables = model.variables_by_layer()
     with tf.GradientTape() as tape:
-        loss_value = loss(model, batch, hyper)
+        loss_value = _loss(model, batch, hyper)
     grads = model.canonical_grads(tape.gradient(loss_value, variables))
     clipped = grads
     if hyper["max_norm"] is not None:

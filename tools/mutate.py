@@ -181,7 +181,7 @@ import sys
 from shared import parity
 from shared.concepts import get
 names, backends = sys.argv[1].split(","), sys.argv[2].split(",")
-tasks = parity.plan([get(n) for n in names], backends, ["float64", "float32"], {b: ["cpu"] for b in backends})
+tasks = parity.plan([get(n) for n in names], backends, parity.DTYPES, {b: ["cpu"] for b in backends})
 for task in tasks:
     for r in parity.run_task(task):
         if not r.passed:

@@ -9,8 +9,9 @@ weight-standardised convolutions, in PyTorch, twice:
   head), whose module and parameter names are timm's resnetv2 BiT names
   (timm/models/resnetv2.py: _create_resnetv2_bit -> ResNetV2(stem_type='fixed',
   conv_layer=partial(StdConv2d, eps=1e-8), norm_layer=partial(GroupNormAct, num_groups=32))),
-  so a timm BiT state_dict loads into it with load_state_dict(strict=True). It is the
-  oracle the functional version is checked against.
+  so a timm BiT state_dict loads into it with load_state_dict(strict=True) (the name
+  converters are in torch_impl/timm.py). It is the oracle the functional version is
+  checked against.
 
 Porting notes (timm vs this module):
 - timm's BiT standardises with eps=1e-8, BiT's reference code (big_transfer) with 1e-10:
@@ -23,7 +24,6 @@ Porting notes (timm vs this module):
 """
 from collections import OrderedDict
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +36,7 @@ from torch_impl.conv import std_conv2d
 from torch_impl.layers import affine, group_norm
 from torch_impl.losses import softmax_with_loss
 from torch_impl.pooling import max_pool2d
+from torch_impl.timm import from_timm_state_dict, to_timm_state_dict
 
 WS_EPS = _bit.WS_EPS  # 1e-10: big_transfer's StdConv2d / StandardizedConv2D; timm's BiT uses 1e-8
 GN_EPS = _bit.GN_EPS  # 1e-5: nn.GroupNorm's default, BiT's own GN and timm's GroupNormAct
@@ -53,85 +54,6 @@ def _units(config):
     for p, stride, c_in, mid, out in _bit.units(config):
         block, unit = p.split("/")[:2]
         yield int(block[len("block"):]), int(unit[len("unit"):]), stride, c_in, mid, out
-
-
-def param_names(config):
-    """The canonical names in order: shared.concepts._bit's."""
-    return _bit.param_names(config)
-
-
-def timm_names(config):
-    """{canonical name: timm resnetv2 state_dict name}. Head: canonical W [C, K] is
-    timm's head.fc.weight [K, C, 1, 1] (a 1x1 conv), transposed."""
-    names = {"root/conv": "stem.conv.weight"}
-    for i, j, *_ in _units(config):
-        p, t = _unit_prefix(i, j), f"stages.{i - 1}.blocks.{j - 1}."
-        for part, norm, conv in (("a", "norm1", "conv1"), ("b", "norm2", "conv2"), ("c", "norm3", "conv3")):
-            names[p + part + "/gn/gamma"] = t + norm + ".weight"
-            names[p + part + "/gn/beta"] = t + norm + ".bias"
-            names[p + part + "/conv"] = t + conv + ".weight"
-        if j == 1:
-            names[p + "a/proj"] = t + "downsample.conv.weight"
-    names.update({"gn/gamma": "norm.weight", "gn/beta": "norm.bias", "head/W": "head.fc.weight",
-                  "head/b": "head.fc.bias"})
-    return names
-
-
-# ---- converters (pure functions of arrays) ------------------------------------------
-
-def _tensor(a):
-    """A torch copy of a numpy array or tensor: the result never shares memory with the input."""
-    if isinstance(a, torch.Tensor):
-        return a.detach().clone()
-    return torch.from_numpy(np.array(a, copy=True))
-
-
-def to_timm_state_dict(params, config):
-    """{timm name: tensor} in timm's state_dict order, every tensor a fresh copy."""
-    _bit.validate_config(config, "to_timm_state_dict")
-    _bit.validate_params(params, config, "to_timm_state_dict")
-    names = timm_names(config)
-    out = OrderedDict()
-    for name in param_names(config):
-        value = _tensor(params[name])
-        if name == "head/W":  # [C, K] -> [K, C, 1, 1]
-            value = value.T.reshape(value.shape[1], value.shape[0], 1, 1).contiguous()
-        out[names[name]] = value
-    return OrderedDict((key, out[key]) for key in _timm_order(config, out))
-
-
-def _timm_order(config, state):
-    """ResNetV2(config).state_dict()'s key order (module registration order)."""
-    order = ["stem.conv.weight"]
-    for i, j, *_ in _units(config):
-        t = f"stages.{i - 1}.blocks.{j - 1}."
-        if j == 1:
-            order.append(t + "downsample.conv.weight")
-        order += [t + n for n in ("norm1.weight", "norm1.bias", "conv1.weight", "norm2.weight", "norm2.bias",
-                                  "conv2.weight", "norm3.weight", "norm3.bias", "conv3.weight")]
-    order += ["norm.weight", "norm.bias", "head.fc.weight", "head.fc.bias"]
-    if set(order) != set(state):  # an internal invariant: timm_names and this order must agree
-        raise AssertionError(f"timm names out of step: {sorted(set(order) ^ set(state))}")
-    return order
-
-
-def from_timm_state_dict(state_dict, config):
-    """The canonical flat dict (torch tensors, fresh copies) from a timm resnetv2 BiT state_dict."""
-    _bit.validate_config(config, "from_timm_state_dict")
-    names = timm_names(config)
-    expected = set(names.values())
-    missing, extra = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
-    if missing or extra:
-        raise ValueError(f"from_timm_state_dict: the state_dict does not fit this config; missing {missing}, "
-                         f"unexpected {extra}")
-    params = {}
-    for name in param_names(config):
-        value = _tensor(state_dict[names[name]])
-        if name == "head/W":  # [K, C, 1, 1] -> [C, K]
-            value = value.reshape(value.shape[0], value.shape[1]).T.contiguous()
-        params[name] = value
-    _bit.validate_params(params, config, "from_timm_state_dict")  # every shape the config's
-    return params
 
 
 # ---- functional (this repo's layers) ------------------------------------------------

@@ -41,7 +41,7 @@ def _bce(logits, label):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
 
 
-def generator_loss(logits, kind):
+def _generator_loss(logits, kind):
     """non_saturating: BCE(ones, D(G(z))), the DCGAN tutorials' G loss; minimax: the
     original objective's -BCE(zeros, D(G(z))) = mean(log(1 - sigmoid(D(G(z)))))."""
     return _bce(logits, 1.0) if kind == "non_saturating" else -_bce(logits, 0.0)
@@ -66,7 +66,7 @@ def train_step(params, opt_state, batch, hyper):
 
     # update_generator against D' = new_D: plain tensors (no requires_grad), so D' is held
     # fixed; fake is the same G(z), its graph to G intact (the D step only used a detached copy)
-    g_loss = generator_loss(discriminator(fake, **new_D, negative_slope=slope), kind)
+    g_loss = _generator_loss(discriminator(fake, **new_D, negative_slope=slope), kind)
     grads_G = dict(zip(G, torch.autograd.grad(g_loss, list(G.values()))))
     new_G, state_G = optimizers.step_all(params["G"], grads_G, opt_state["G"], hyper["optimizer"], hyper["opt"])
     return ({"D": d_loss.detach(), "G": g_loss.detach()}, {"G": grads_G, "D": grads_D},

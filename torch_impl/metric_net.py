@@ -58,7 +58,7 @@ def embed(params, x, hyper):
         return model(x)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     kwargs = spec.loss_kwargs(hyper)
     if hyper["loss"] == "contrastive":
         # the same model twice: shared weights, gradients summed by autograd
@@ -66,10 +66,21 @@ def loss(model, batch, hyper):
     return MINING[hyper["loss"]](model(batch["x"]), batch["labels"], **kwargs)
 
 
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return EmbeddingNet.from_canonical(params, normalize=hyper["normalize"])
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
+
+
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = EmbeddingNet.from_canonical(params, normalize=hyper["normalize"])
-    loss_value = loss(model, batch, hyper)
+    model = _model(params, batch, hyper)
+    loss_value = _loss(model, batch, hyper)
     loss_value.backward()
     grads = model.canonical_grads()
     new_params, new_opt_state = optimizers.step_all(params, grads, opt_state, hyper["optimizer"], hyper["opt"])

@@ -101,16 +101,27 @@ def predict(params, x, hyper):
         return model(x)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     scores = model(batch["x"], batch["masks"], p=hyper["dropout"])
     decay = sum(l2_penalty(W, lam=hyper["weight_decay"]) for W in model.weights())
     return softmax_with_loss(scores, batch["t"]) + decay
 
 
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return MultiLayerNet.from_canonical(params, bn_momentum=hyper["bn_momentum"], bn_eps=hyper["bn_eps"]).train()
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
+
+
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = MultiLayerNet.from_canonical(params, bn_momentum=hyper["bn_momentum"], bn_eps=hyper["bn_eps"]).train()
-    loss_value = loss(model, batch, hyper)
+    model = _model(params, batch, hyper)
+    loss_value = _loss(model, batch, hyper)
     loss_value.backward()
     grads = model.canonical_grads()
     new_params = model.to_canonical()  # the running statistics the forward pass updated

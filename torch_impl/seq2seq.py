@@ -104,7 +104,7 @@ def decode(params, x, y_in, coins, *, cell):
     return logits, logits.argmax(-1)
 
 
-def loss(model, batch, hyper):
+def _loss(model, batch, hyper):
     """Mean cross-entropy over N and T; `model` may also be a canonical params dict."""
     if isinstance(model, dict):
         model = Seq2seq.from_canonical(model, hyper["cell"]).train()
@@ -114,10 +114,21 @@ def loss(model, batch, hyper):
     return softmax_with_loss(logits.reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1))
 
 
+def _model(params, batch, hyper):
+    """The framework's model holding the canonical `params`, set up for training."""
+    return Seq2seq.from_canonical(params, hyper["cell"]).train()
+
+
+def loss(params, batch, hyper):
+    """The training loss of the canonical `params`, forward only: the same function as
+    numpy_impl's (the framework's model built from them, then its loss)."""
+    return _loss(_model(params, batch, hyper), batch, hyper)
+
+
 def train_step(params, opt_state, batch, hyper):
     spec.validate(params, opt_state, batch, hyper)
-    model = Seq2seq.from_canonical(params, hyper["cell"]).train()
-    loss_value = loss(model, batch, hyper)
+    model = _model(params, batch, hyper)
+    loss_value = _loss(model, batch, hyper)
     loss_value.backward()
     grads = model.canonical_grads()
     clipped = grads

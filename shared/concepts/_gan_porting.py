@@ -46,6 +46,20 @@ def _make(rng):
     return {"params": params, "opt_state": opt_state, "x": x, "z": z}
 
 
+def _torch_bce(logits, label):
+    """BCE from logits against a constant label, as torch users write it (torch_impl.gan's too)."""
+    torch = lazy.torch()
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+
+def _tf_bce(logits, label):
+    """The same in TensorFlow, in the logits' dtype (tf_impl.gan's; a Keras 3 loss would round
+    float64 logits to float32)."""
+    tf = lazy.tf()
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.fill(tf.shape(logits), tf.constant(label, logits.dtype)), logits=logits))
+
+
 def _flat(grads):
     # a porting case compares one array: G's gradients, then D's, in canonical order
     return np.concatenate([np.asarray(grads[net][name]).ravel()
@@ -57,15 +71,15 @@ def _flat(grads):
 # All three score G against the SAME, not yet updated, D: the only difference measured is
 # the detach (the order is the next case's).
 
-def _torch_detached_per_net(params, opt_state, x, z):
-    """torch: fake.detach() in the D loss, torch.autograd.grad of each loss w.r.t. its own net."""
-    torch = lazy.torch()
-    from torch_impl import gan
+def _torch_detached_per_net(params, opt_state, x, z, impl):
+    """torch: fake.detach() in the D loss, torch.autograd.grad of each loss w.r.t. its own net
+    (impl: torch_impl.gan, passed by the engine)."""
+    torch, gan, _bce = lazy.torch(), impl, _torch_bce
     G = {k: v.detach().requires_grad_(True) for k, v in params["G"].items()}
     D = {k: v.detach().requires_grad_(True) for k, v in params["D"].items()}
     fake = gan.generator(z, **G)
-    d_loss = gan._bce(gan.discriminator(x, **D), 1.0) + gan._bce(gan.discriminator(fake.detach(), **D), 0.0)
-    g_loss = gan._bce(gan.discriminator(fake, **D), 1.0)
+    d_loss = _bce(gan.discriminator(x, **D), 1.0) + _bce(gan.discriminator(fake.detach(), **D), 0.0)
+    g_loss = _bce(gan.discriminator(fake, **D), 1.0)
     grads_D = torch.autograd.grad(d_loss, list(D.values()))
     grads_G = torch.autograd.grad(g_loss, list(G.values()))
     return _flat({"G": dict(zip(G, grads_G)), "D": dict(zip(D, grads_D))})
@@ -77,31 +91,29 @@ def _tf_variables(params):
             {k: tf.Variable(v, name=k) for k, v in params["D"].items()})
 
 
-def _tf_one_tape(params, opt_state, x, z):
+def _tf_one_tape(params, opt_state, x, z, impl):
     """The naive port: one tape, one gradient of the summed losses w.r.t. every variable."""
-    tf = lazy.tf()
-    from tf_impl import gan
+    tf, gan, _bce = lazy.tf(), impl, _tf_bce
     G, D = _tf_variables(params)
     with tf.GradientTape() as tape:
         fake = gan.generator(z, **G)
-        d_loss = gan._bce(gan.discriminator(x, **D), 1.0) + gan._bce(gan.discriminator(fake, **D), 0.0)
-        g_loss = gan._bce(gan.discriminator(fake, **D), 1.0)
+        d_loss = _bce(gan.discriminator(x, **D), 1.0) + _bce(gan.discriminator(fake, **D), 0.0)
+        g_loss = _bce(gan.discriminator(fake, **D), 1.0)
         total = d_loss + g_loss  # inside the tape: a sum taken outside would not be recorded
     variables = list(G.values()) + list(D.values())
     grads = tape.gradient(total, variables)
     return _flat({"G": dict(zip(G, grads[:len(G)])), "D": dict(zip(D, grads[len(G):]))})
 
 
-def _tf_separate_tapes(params, opt_state, x, z):
+def _tf_separate_tapes(params, opt_state, x, z, impl):
     """The TF DCGAN tutorial's train_step: two tapes, each loss differentiated w.r.t. its net."""
-    tf = lazy.tf()
-    from tf_impl import gan
+    tf, gan, _bce = lazy.tf(), impl, _tf_bce
     G, D = _tf_variables(params)
     with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
         fake = gan.generator(z, **G)
         real_logits, fake_logits = gan.discriminator(x, **D), gan.discriminator(fake, **D)
-        d_loss = gan._bce(real_logits, 1.0) + gan._bce(fake_logits, 0.0)
-        g_loss = gan._bce(fake_logits, 1.0)
+        d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+        g_loss = _bce(fake_logits, 1.0)
     grads_G = gen_tape.gradient(g_loss, list(G.values()))
     grads_D = disc_tape.gradient(d_loss, list(D.values()))
     return _flat({"G": dict(zip(G, grads_G)), "D": dict(zip(D, grads_D))})
@@ -109,16 +121,14 @@ def _tf_separate_tapes(params, opt_state, x, z):
 
 # ---- gan-simultaneous-vs-sequential ------------------------------------------------------------
 
-def _torch_sequential(params, opt_state, x, z):
+def _torch_sequential(params, opt_state, x, z, impl):
     """torch_impl.gan.train_step: D updated first, G's loss under the updated D."""
-    from torch_impl import gan
-    return _flat(gan.train_step(params, opt_state, {"x": x, "z": z}, HYPER)[1])
+    return _flat(impl.train_step(params, opt_state, {"x": x, "z": z}, HYPER)[1])
 
 
-def _tf_sequential(params, opt_state, x, z):
+def _tf_sequential(params, opt_state, x, z, impl):
     """tf_impl.gan.train_step: the same order, one tape per update."""
-    from tf_impl import gan
-    return _flat(gan.train_step(params, opt_state, {"x": x, "z": z}, HYPER)[1])
+    return _flat(impl.train_step(params, opt_state, {"x": x, "z": z}, HYPER)[1])
 
 
 PORTING_CASES = (
@@ -133,11 +143,11 @@ PORTING_CASES = (
         "step-1 gradients compared, all at the same D.",
         _make,
         reference=Side("torch", "d_loss with fake.detach(); torch.autograd.grad(d_loss, D); "
-                                "torch.autograd.grad(g_loss, G)", _torch_detached_per_net),
+                                "torch.autograd.grad(g_loss, G)", _torch_detached_per_net, uses="gan"),
         naive=Side("tf", "with tf.GradientTape() as tape: ...; tape.gradient(d_loss + g_loss, G_vars + D_vars)",
-                   _tf_one_tape),
+                   _tf_one_tape, uses="gan"),
         fixed=Side("tf", "gen_tape.gradient(g_loss, G_vars); disc_tape.gradient(d_loss, D_vars)",
-                   _tf_separate_tapes),
+                   _tf_separate_tapes, uses="gan"),
         dtype="float64", seed=811,
         source="PyTorch DCGAN tutorial (netD(fake.detach()), errD_fake.backward()); "
                "TensorFlow DCGAN tutorial (train_step: gen_tape, disc_tape)"),
@@ -151,11 +161,11 @@ PORTING_CASES = (
         "Fix: update D, then open G's tape and score with the new D (tf_impl.gan.train_step).",
         _make,
         reference=Side("torch", "optimizerD.step(); errG = criterion(netD(fake), ones)  (torch_impl.gan.train_step)",
-                       _torch_sequential),
+                       _torch_sequential, uses="gan"),
         naive=Side("tf", "with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape: one forward, "
-                         "both losses; gen_tape.gradient(g_loss, G_vars)", _tf_separate_tapes),
+                         "both losses; gen_tape.gradient(g_loss, G_vars)", _tf_separate_tapes, uses="gan"),
         fixed=Side("tf", "D step under its own tape, then G's tape against the updated D "
-                         "(tf_impl.gan.train_step)", _tf_sequential),
+                         "(tf_impl.gan.train_step)", _tf_sequential, uses="gan"),
         dtype="float64", seed=812,
         source="PyTorch DCGAN tutorial (Training: 'Since we just updated D, perform another forward pass "
                "of all-fake batch through D'); TensorFlow DCGAN tutorial (train_step)"),

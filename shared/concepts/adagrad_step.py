@@ -42,6 +42,8 @@ def _inside(case):
 CONCEPT = Concept(
     name="adagrad_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=4,
     math="h <- h + grad^2;  param <- param - lr grad / (sqrt(h) + eps)   "
          "(eps_inside_sqrt: / sqrt(h + eps), Keras' form)",
     japanese="AdaGrad",

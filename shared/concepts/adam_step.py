@@ -137,6 +137,8 @@ PORTING = (
 CONCEPT = Concept(
     name="adam_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=6,
     math="t <- t + 1;  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  "
          "param <- param - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps);  "
          "g = grad + weight_decay param (L2, as torch's Adam)",

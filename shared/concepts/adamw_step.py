@@ -28,6 +28,8 @@ def _keras_adamw(dtype, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weigh
 CONCEPT = Concept(
     name="adamw_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=7,
     math="param <- param - lr weight_decay param;  then Adam's step on grad (no L2 term)",
     japanese="AdamW（分離された荷重減衰）",
     signature="adamw_step(param, grad, state, *, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01) "

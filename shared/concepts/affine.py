@@ -86,6 +86,8 @@ def _rows_as_they_are(W, c, h, w):
 CONCEPT = Concept(
     name="affine",
     module="layers",
+    family="optimizers_mlp",
+    lesson=12,
     math="y = x W + b  (x flattened to [N, in], W [in, out]);  "
          "dx = dy W^T,  dW = x^T dy,  db = sum_n dy",
     japanese="Affineレイヤ（全結合層）",

@@ -54,6 +54,8 @@ def _torch_pad1(count_include_pad):
 CONCEPT = Concept(
     name="avg_pool2d",
     module="pooling",
+    family="convolution",
+    lesson=5,
     math="y[n, c, i, j] = sum_{p, q} x_pad[n, c, i*S + p, j*S + q] / count, count = kh*kw "
          "(count_include_pad) or the real pixels in the window;  dx: dy / count to every pixel of the window",
     japanese="Averageプーリング（平均値プーリング）",

@@ -196,6 +196,8 @@ PORTING = (
 CONCEPT = Concept(
     name="batch_norm",
     module="layers",
+    family="optimizers_mlp",
+    lesson=13,
     math="x_hat = (x - mu) / sqrt(var + eps),  y = gamma x_hat + beta;  mu, var per channel: the "
          "batch's (biased) in training, the running ones in inference;  "
          "training: dx = (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) / sqrt(var + eps)",

@@ -141,6 +141,8 @@ PORTING = (
 CONCEPT = Concept(
     name="batch_norm_running_stats",
     module="layers",
+    family="optimizers_mlp",
+    lesson=14,
     math="running = momentum running + (1 - momentum) batch_statistic  (momentum weighs the OLD "
          "value, as in the book and Keras);  batch variance biased (/N) or unbiased (/(N-1), torch)",
     japanese="バッチ正規化の移動平均（推論用）",

@@ -57,6 +57,8 @@ def _keras_bce_object(**kw):
 CONCEPT = Concept(
     name="binary_cross_entropy",
     module="losses",
+    family="softmax_cross_entropy",
+    lesson=5,
     math="E = -mean[t log(y + 1e-7) + (1 - t) log(1 - y + 1e-7)];  "
          "from logits x: mean[max(x, 0) - x t + log(1 + exp(-|x|))]",
     japanese="2値交差エントロピー誤差",

@@ -116,18 +116,16 @@ def _porting_inputs(hw):
 
 def _timm_side(scale):
     """torch: our ResNetV2 (timm's module and parameter names) on scale(x), NCHW."""
-    def run(x, params):
-        from torch_impl import bit
-        return bit.ResNetV2.from_canonical(params, _bit.TINY).features(scale(x))
+    def run(x, params, impl):  # impl: torch_impl.bit, passed by the engine (Side.uses)
+        return impl.ResNetV2.from_canonical(params, _bit.TINY).features(scale(x))
     return run
 
 
 def _hub_side(scale):
-    """TF: our BiTModule (BiT checkpoint names; what tf_impl.hub exports) on scale(x), NHWC."""
-    def run(x, params):
+    """TF: our ResNetV2 (BiT checkpoint names; what tf_impl.hub exports) on scale(x), NHWC."""
+    def run(x, params, impl):  # impl: tf_impl.bit, passed by the engine (Side.uses)
         from shared import lazy
-        from tf_impl import bit
-        return bit.BiTModule(params, _bit.TINY)(lazy.tf().transpose(scale(x), (0, 2, 3, 1)))
+        return impl.ResNetV2(params, _bit.TINY)(lazy.tf().transpose(scale(x), (0, 2, 3, 1)))
     return run
 
 
@@ -142,9 +140,10 @@ def _input_range_case(name, hw, seed, where):
         "trained for, x * 2 - 1.",
         _porting_inputs(hw),
         reference=Side("torch", "model(transforms.Normalize(0.5, 0.5)(x))  # timm's BiT data config",
-                       _timm_side(lambda x: (x - 0.5) / 0.5)),
-        naive=Side("tf", "hub.KerasLayer(bit)(x_nhwc)  # x in [0, 1], the Hub convention", _hub_side(lambda x: x)),
-        fixed=Side("tf", "hub.KerasLayer(bit)(x_nhwc * 2 - 1)", _hub_side(lambda x: x * 2 - 1)),
+                       _timm_side(lambda x: (x - 0.5) / 0.5), uses="bit"),
+        naive=Side("tf", "hub.KerasLayer(bit)(x_nhwc)  # x in [0, 1], the Hub convention", _hub_side(lambda x: x),
+                   uses="bit"),
+        fixed=Side("tf", "hub.KerasLayer(bit)(x_nhwc * 2 - 1)", _hub_side(lambda x: x * 2 - 1), uses="bit"),
         dtype="float64",  # cross-framework float64: the fix leaves ~1e-14, far inside the table's tolerance
         seed=seed,
         source="timm/models/resnetv2.py _cfg(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) for the BiT models; "
@@ -162,7 +161,7 @@ PORTING = (
 def _framework_module(module, ref, kwargs):
     """The `layer` check in torch and TF: each framework's own BiT module, built from the
     canonical params, against the reference features: torch's ResNetV2 (timm's names and
-    state_dict order) and TF's BiTModule (the BiT checkpoint's names: what tf_impl.hub
+    state_dict order) and TF's ResNetV2 (the BiT checkpoint's names: what tf_impl.hub
     exports). The weights read back through to_canonical must be the params given."""
     x, params, config = ref.inputs["x"], ref.inputs["params"], kwargs["config"]
     if module.__name__.startswith("torch_impl"):
@@ -174,7 +173,7 @@ def _framework_module(module, ref, kwargs):
         back = {name: value.numpy() for name, value in model.to_canonical().items()}
         names = list(params)
     else:
-        model = module.BiTModule(params, config)
+        model = module.ResNetV2(params, config)
         got = model.features_nchw(x).numpy()
         back = model.to_canonical()
         names = [name for name in params if not name.startswith("head/")]  # a backbone: no head
@@ -194,6 +193,8 @@ def _bad(change, hw=(32, 32)):
 CONCEPT = Concept(
     name="bit_features",
     module="bit",
+    family="bit_transfer",
+    lesson=3,
     function="features",
     math="root: std_conv 7x7/2, zero pad 1, max_pool 3/2; units h <- h' = c(b(a(relu(GN(h))))) + shortcut "
          "(proj std_conv 1x1/s in unit01, identity else; stride on the 3x3); features = mean_HW relu(GN(h))",

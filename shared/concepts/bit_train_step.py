@@ -160,6 +160,8 @@ def _bad(change, name="all"):
 CONCEPT = Concept(
     name=CONCEPT_NAME,
     module="bit",
+    family="bit_transfer",
+    lesson=4,
     function="train_step",
     math="L = mean_b -log softmax(features(x_b) @ W + b)[t_b], features = BiT's ResNet-v2 (GN + WS conv, "
          "shared/concepts/_bit.py); train='head': grads of W, b only; 'all': of every parameter; then "

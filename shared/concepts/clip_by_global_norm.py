@@ -114,6 +114,8 @@ def _as_tuple(run):
 CONCEPT = Concept(
     name="clip_by_global_norm",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=8,
     math="norm = sqrt(sum_i ||g_i||^2);  g_i <- g_i * min(1, max_norm / (norm + eps))",
     japanese="勾配クリッピング（gradient clipping）",
     signature="clip_by_global_norm(grads, *, max_norm, eps=0.0) -> (clipped grads, norm); grads a dict; "

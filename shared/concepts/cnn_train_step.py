@@ -144,6 +144,8 @@ def _bad(change):
 CONCEPT = Concept(
     name=CONCEPT_NAME,
     module="cnn",
+    family="convolution",
+    lesson=8,
     function="train_step",
     math="loss = softmax_with_loss(affine(relu(affine(flatten(max_pool_2x2(relu(conv2d(x, W1, b1)))), W2, b2)), "
          "W3, b3), t);  then one optimizer step",

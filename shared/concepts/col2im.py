@@ -50,6 +50,8 @@ def _channel_major(case):
 CONCEPT = Concept(
     name="col2im",
     module="conv",
+    family="convolution",
+    lesson=2,
     math="x[n, c, i*S + p*D - P, j*S + q*D - P] += col[n*OH*OW + i*OW + j, (c, p, q)]  for every window (i, j) "
          "and tap (p, q);  padding is cut off;  the backward is im2col",
     japanese="col2im（行列から画像への復元、重なりは加算）",

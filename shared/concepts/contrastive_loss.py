@@ -154,9 +154,9 @@ def _keras_io_contrastive(x1, x2, y, margin=1.0):
     return tf.reduce_mean((1 - y) * tf.square(d) + y * tf.square(tf.maximum(margin - d, 0.0)))
 
 
-def _ours_tf(x1, x2, y):
-    from tf_impl.metric import contrastive_loss
-    return contrastive_loss(x1, x2, y, margin=3.0)
+def _ours_tf(x1, x2, y, impl):
+    """tf_impl.metric.contrastive_loss (the engine passes the module as `impl`)."""
+    return impl.contrastive_loss(x1, x2, y, margin=3.0)
 
 
 def _porting_pairs(rng):
@@ -167,6 +167,8 @@ def _porting_pairs(rng):
 CONCEPT = Concept(
     name="contrastive_loss",
     module="metric",
+    family="contrastive_triplet",
+    lesson=1,
     math="L_i = 1/2 [y_i d_i^2 + (1 - y_i) max(m - d_i, 0)^2],  y_i = 1: similar pair, 0: dissimilar;  "
          "d_i = ||x1_i - x2_i||_2 (distance='euclidean', subgradient 0 at d = 0) or "
          "1 - cos(x1_i, x2_i) (distance='cosine', norms clamped at 1e-8);  mean (or sum) over the N pairs",
@@ -223,7 +225,7 @@ CONCEPT = Concept(
             "TF Addons' contrastive loss (y = 1 similar, as here) has no 1/2: y d^2 + (1 - y) max(m - d, 0)^2, "
             "so its loss and every gradient are twice ours; multiply by 0.5.",
             _porting_pairs,
-            reference=Side("tf", "tf_impl.metric.contrastive_loss(x1, x2, y, margin=3.0)", _ours_tf),
+            reference=Side("tf", "tf_impl.metric.contrastive_loss(x1, x2, y, margin=3.0)", _ours_tf, uses="metric"),
             naive=Side("tf", "tfa.losses.ContrastiveLoss(margin=3.0)(y, ||x1 - x2||)  # formula rewritten",
                        lambda x1, x2, y: _tfa_contrastive(x1, x2, y, margin=3.0)),
             fixed=Side("tf", "0.5 * tfa.losses.ContrastiveLoss(margin=3.0)(y, ||x1 - x2||)",

@@ -159,6 +159,8 @@ def _convolution_layer(module, ref, kwargs):
 CONCEPT = Concept(
     name="conv2d",
     module="conv",
+    family="convolution",
+    lesson=3,
     math="y[n, o, i, j] = b[o] + sum_{c, p, q} x_pad[n, g(o) C/G + c, i*S + p*D, j*S + q*D] w[o, c, p, q]  "
          "(cross-correlation, no kernel flip) = im2col(x) @ W.reshape(O, -1)^T;  "
          "dW = dy^T col,  dx = col2im(dy W),  db = sum over n, i, j",

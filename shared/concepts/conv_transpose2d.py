@@ -89,6 +89,8 @@ def _torch_cropped(x, w, b):
 CONCEPT = Concept(
     name="conv_transpose2d",
     module="conv",
+    family="convolution",
+    lesson=6,
     math="y = crop(col2im(x_rows @ W.reshape(I, O*kh*kw))) + b, the full output (H-1)S + k cropped by the "
          "padding;  it is conv2d's input gradient: dx = conv2d(dy, W) (with the crops undone),  "
          "dW = x_rows^T im2col(dy)",

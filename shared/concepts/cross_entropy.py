@@ -268,6 +268,8 @@ PORTING = (
 CONCEPT = Concept(
     name="cross_entropy",
     module="losses",
+    family="softmax_cross_entropy",
+    lesson=4,
     math="E = -(1/N) sum_n sum_k t_nk log(y_nk + 1e-7)  (probabilities, the book's guard);  "
          "from logits: log y = log_softmax(x)",
     japanese="交差エントロピー誤差",

@@ -43,6 +43,8 @@ def _book_inference(x):
 CONCEPT = Concept(
     name="dropout",
     module="layers",
+    family="optimizers_mlp",
+    lesson=11,
     math="y = x * mask / (1 - p), mask_i = 1 with probability 1 - p (inverted dropout: inference "
          "is the identity);  dx = dy * mask / (1 - p)",
     japanese="Dropout（ドロップアウト）",

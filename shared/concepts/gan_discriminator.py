@@ -90,6 +90,8 @@ def _good(**change):
 CONCEPT = Concept(
     name="gan_discriminator",
     module="gan",
+    family="gan",
+    lesson=2,
     function="discriminator",
     math="h1 = leaky_relu(conv2d(x, W_c1, b_c1; s=2, p=1), 0.2),  h2 = leaky_relu(conv2d(h1, W_c2, b_c2; "
          "s=2, p=1), 0.2),  logit = flatten_CHW(h2) W_fc + b_fc;  backward: affine, leaky_relu (slope 1 or "

@@ -89,6 +89,8 @@ def _good(**change):
 CONCEPT = Concept(
     name="gan_generator",
     module="gan",
+    family="gan",
+    lesson=1,
     function="generator",
     math="a = z W_fc + b_fc,  h0 = reshape(a, [N, C1, 2, 2]),  t1 = conv_transpose2d(h0, W_t1; s=2, p=1),  "
          "y = tanh(conv_transpose2d(relu(gamma1 x_hat(t1) + beta1), W_t2, b_t2; s=2, p=1)), x_hat with the "

@@ -206,6 +206,8 @@ def _spoiled(change):
 CONCEPT = Concept(
     name=CONCEPT_NAME,
     module="gan",
+    family="gan",
+    lesson=3,
     function="train_step",
     math="fake = G(z);  D step: d_loss = BCE(1, D(x)) + BCE(0, D(fake)) with fake constant, D' = adam(D, dd_loss/dD);  "
          "G step against D': g_loss = BCE(1, D'(fake)) (non-saturating) or -BCE(0, D'(fake)) (minimax), "

@@ -50,6 +50,8 @@ def _make(rng):
 CONCEPT = Concept(
     name="gelu",
     module="activations",
+    family="activations",
+    lesson=6,
     math="gelu(x) = x Phi(x) = x/2 (1 + erf(x / sqrt 2));  "
          "tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
     japanese="GELU関数 (ガウス誤差線形ユニット)",

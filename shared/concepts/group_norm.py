@@ -186,6 +186,8 @@ def _error_inputs(shape, channels=None):
 CONCEPT = Concept(
     name="group_norm",
     module="layers",
+    family="bit_transfer",
+    lesson=1,
     math="per sample n and group g of C/G channels: mu, var = mean and biased variance of x over "
          "(C/G, H, W);  x_hat = (x - mu) / sqrt(var + eps),  y = gamma[c] x_hat + beta[c];  "
          "dx = (dx_hat - mean_g(dx_hat) - x_hat mean_g(dx_hat x_hat)) / sqrt(var + eps), dx_hat = gamma dy;  "

@@ -39,6 +39,8 @@ def _one_bias(Wx, Wh, bx, bh):
 CONCEPT = Concept(
     name="gru",
     module="rnn",
+    family="rnn_teacher_forcing",
+    lesson=3,
     math="r = sigma(x_t Wx_r + bx_r + h Wh_r + bh_r);  z = sigma(x_t Wx_z + bx_z + h Wh_z + bh_z);  "
          "n = tanh(x_t Wx_n + bx_n + r * (h Wh_n + bh_n));  h_t = (1 - z) n + z h_{t-1}",
     japanese="GRU（ゲート付き回帰型ユニット）：リセットゲートと更新ゲート",

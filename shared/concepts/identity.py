@@ -11,6 +11,8 @@ def validate(x):
 CONCEPT = Concept(
     name="identity",
     module="activations",
+    family="activations",
+    lesson=7,
     math="f(x) = x;  f'(x) = 1",
     japanese="恒等関数",
     signature="identity(x) -> a copy of x",

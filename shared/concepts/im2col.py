@@ -48,6 +48,8 @@ def _channel_major(case):
 CONCEPT = Concept(
     name="im2col",
     module="conv",
+    family="convolution",
+    lesson=1,
     math="col[n*OH*OW + i*OW + j, (c, p, q)] = x_pad[n, c, i*S + p*D, j*S + q*D];  "
          "OH = (H + 2P - D(kh-1) - 1) / S + 1;  its backward is col2im (overlaps add up)",
     japanese="im2col（画像から行列への展開）",

@@ -15,6 +15,8 @@ def validate(W, *, lam):
 CONCEPT = Concept(
     name="l1_penalty",
     module="regularizers",
+    family="optimizers_mlp",
+    lesson=9,
     math="penalty = lam sum |W|;  d penalty / dW = lam sign(W)  (0 at W = 0)",
     japanese="L1正則化",
     signature="l1_penalty(W, *, lam) -> scalar",

@@ -26,6 +26,8 @@ def _book_l2_torch(W):
 CONCEPT = Concept(
     name="l2_penalty",
     module="regularizers",
+    family="optimizers_mlp",
+    lesson=10,
     math="penalty = 0.5 lam sum W^2;  d penalty / dW = lam W  (the book's weight decay)",
     japanese="荷重減衰（Weight decay, L2正則化）",
     signature="l2_penalty(W, *, lam) -> scalar; add it to the loss for every weight matrix (not the biases)",

@@ -30,6 +30,8 @@ def _keras_layer(**kw):
 CONCEPT = Concept(
     name="leaky_relu",
     module="activations",
+    family="activations",
+    lesson=5,
     math="f(x) = x if x > 0 else a x;  f'(x) = 1 if x > 0 else a  (a = negative_slope)",
     japanese="Leaky ReLU関数",
     signature="leaky_relu(x, *, negative_slope=0.01) -> same shape and dtype as x",

@@ -36,6 +36,8 @@ def _tf_log_of_softmax(x):
 CONCEPT = Concept(
     name="log_softmax",
     module="activations",
+    family="softmax_cross_entropy",
+    lesson=2,
     math="log_softmax(x)_k = (x_k - c) - log sum_i exp(x_i - c), c = max_i x_i;  dx = dy - softmax(x) sum(dy)",
     japanese="対数ソフトマックス関数",
     signature="log_softmax(x, *, axis=-1) -> same shape and dtype as x",

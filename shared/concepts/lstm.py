@@ -49,6 +49,8 @@ def _keras_lstm_from_zero(x, h0, c0, Wx, Wh, b):
 CONCEPT = Concept(
     name="lstm",
     module="rnn",
+    family="rnn_teacher_forcing",
+    lesson=2,
     math="[a_i a_f a_g a_o] = x_t Wx + h_{t-1} Wh + b;  c_t = sigma(a_f) c_{t-1} + sigma(a_i) tanh(a_g);  "
          "h_t = sigma(a_o) tanh(c_t);  returns stack(hs, cs)",
     japanese="LSTM（長短期記憶）：入力ゲート・忘却ゲート・出力ゲートと記憶セル",

@@ -108,6 +108,8 @@ def _tf_padded_pool(value):
 CONCEPT = Concept(
     name="max_pool2d",
     module="pooling",
+    family="convolution",
+    lesson=4,
     math="y[n, c, i, j] = max_{p, q} x_pad[n, c, i*S + p, j*S + q], padding -inf;  "
          "dx: dy goes to the argmax of each window (summed where windows overlap)",
     japanese="Maxプーリング（最大値プーリング）",

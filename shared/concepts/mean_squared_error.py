@@ -23,6 +23,8 @@ def _random(rng):
 CONCEPT = Concept(
     name="mean_squared_error",
     module="losses",
+    family="softmax_cross_entropy",
+    lesson=6,
     math="E = 1/2 sum_k (y_k - t_k)^2  (a sum over everything: no mean over the batch);  dE/dy = y - t",
     japanese="2乗和誤差",
     signature="mean_squared_error(y, t) -> scalar",

@@ -221,6 +221,8 @@ def _shorten(inputs):
 CONCEPT = Concept(
     name=CONCEPT_NAME,
     module="metric_net",
+    family="contrastive_triplet",
+    lesson=7,
     function="train_step",
     math="e(x) = relu(x W1 + b1) W2 + b2 (optionally e / ||e||);  contrastive: L = contrastive_loss(e(x1), e(x2), y) "
          "with ONE e for both branches (Siamese: dL/dW = sum of both branches' gradients);  mining: "

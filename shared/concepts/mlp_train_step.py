@@ -139,6 +139,8 @@ def _bad(change):
 CONCEPT = Concept(
     name="mlp_train_step",
     module="mlp",
+    family="optimizers_mlp",
+    lesson=15,
     function="train_step",
     math="loss = softmax_with_loss(affine(h_L, W, b), t) + sum_W 0.5 lam sum W^2,  "
          "h_i = dropout(relu(batch_norm(h_{i-1} W_i)), mask_i);  then one optimizer step",

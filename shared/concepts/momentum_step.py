@@ -53,6 +53,8 @@ def _drop_lr_and_rescale_velocity(optimizer):
 CONCEPT = Concept(
     name="momentum_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=2,
     math="v <- momentum v - lr grad;  param <- param + v",
     japanese="Momentum（モーメンタム）",
     signature="momentum_step(param, grad, state, *, lr=0.01, momentum=0.9) -> (param, state); "

@@ -31,14 +31,16 @@ def _book_nesterov(x, grad, state, lr=0.01, momentum=0.9):
     return x, {"v": v}
 
 
-def _our_nesterov(x, grad, state, lr=0.01, momentum=0.9):
-    from numpy_impl.optimizers import nesterov_step
-    return nesterov_step(x, grad, state, lr=lr, momentum=momentum)
+def _our_nesterov(A, b, x0, impl):
+    """numpy_impl.optimizers.nesterov_step (the engine passes the module as `impl`)."""
+    return opt.numpy_run(impl.nesterov_step, init_state, lr=0.01, momentum=0.9)(A, b, x0)
 
 
 CONCEPT = Concept(
     name="nesterov_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=3,
     math="v <- momentum v - lr grad;  param <- param + momentum v - lr grad  "
          "(= param + momentum^2 v_old - (1 + momentum) lr grad)",
     japanese="Nesterovの加速勾配法（NAG）",
@@ -66,7 +68,7 @@ CONCEPT = Concept(
             naive=Side("numpy", "v *= m; v -= lr*g; x += m*m*v; x -= (1+m)*lr*g  # the book",
                        opt.numpy_run(_book_nesterov, init_state)),
             fixed=Side("numpy", "numpy_impl.optimizers.nesterov_step(x, g, state, lr=0.01, momentum=0.9)",
-                       opt.numpy_run(_our_nesterov, init_state)),
+                       _our_nesterov, uses="optimizers"),
             seed=129,
             source="oreilly-japan/deep-learning-from-scratch common/optimizer.py (class Nesterov); "
                    "arXiv:1212.0901 eq. 7"),

@@ -32,6 +32,8 @@ SATURATED_TANH_F32 = Tolerance(5e-5, 1e-5, "float32 tanh' = 1 - y^2 with |y| wit
 CONCEPT = Concept(
     name="output_rnn",
     module="rnn",
+    family="rnn_teacher_forcing",
+    lesson=4,
     math="h_t = tanh(x_t Wx + o_{t-1} Wo + b),  o_t = h_t V + c,  os = [o_1 .. o_T];  teacher forcing: "
          "o_{t-1} := y_{t-1} (the true output, teacher[:, t-1]) for t > 1, so the steps decouple and "
          "do_t = dy_t alone; free-running BPTT: do_{t-1} = dy_{t-1} + (do_t V^T * (1 - h_t^2)) Wo^T",

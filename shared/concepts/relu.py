@@ -21,6 +21,8 @@ def _tf_maximum(x):
 CONCEPT = Concept(
     name="relu",
     module="activations",
+    family="activations",
+    lesson=4,
     math="relu(x) = max(x, 0);  relu'(x) = 1 if x > 0 else 0 (0 at x = 0 by convention)",
     japanese="ReLU関数 (正規化線形関数)",
     signature="relu(x) -> same shape and dtype as x",

@@ -73,6 +73,8 @@ def _inside(case):
 CONCEPT = Concept(
     name="rmsprop_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=5,
     math="h <- rho h + (1 - rho) grad^2;  param <- param - lr grad / (sqrt(h) + eps);  "
          "centered: g_avg <- rho g_avg + (1 - rho) grad and h - g_avg^2 in place of h",
     japanese="RMSProp",

@@ -14,6 +14,8 @@ def _plain(case):
 CONCEPT = Concept(
     name="rnn",
     module="rnn",
+    family="rnn_teacher_forcing",
+    lesson=1,
     math="h_t = (1 - alpha) h_{t-1} + alpha tanh(x_t Wx + h_{t-1} Wh + b),  hs = [h_1 .. h_T];  "
          "BPTT: dh_{t-1} = dh_t (1 - alpha) + (dh_t alpha (1 - tanh^2)) Wh^T, dW summed over t",
     japanese="再帰型ニューラルネットワーク（RNN）と通時的誤差逆伝播法（BPTT）、リーキーユニット",

@@ -55,6 +55,8 @@ def _string_padding(case):
 CONCEPT = Concept(
     name="separable_conv2d",
     module="conv",
+    family="convolution",
+    lesson=7,
     math="h = conv2d(x, W_depth, groups=C) [C*M channels];  y = conv2d(h, W_point) + b (1x1);  "
          "FLOPs vs a full k x k conv to O channels: M/O + M/k^2",
     japanese="深さ方向分離可能畳み込み（Depthwise Separable Convolution、MobileNet）",

@@ -77,6 +77,8 @@ def _bad(**changes):
 CONCEPT = Concept(
     name="seq2seq_decode",
     module="seq2seq",
+    family="rnn_teacher_forcing",
+    lesson=6,
     function="decode",
     math="h_0 = encoder(x);  token_t = y_in[:, t] if coins[:, t] (or t = 0) else argmax logits_{t-1};  "
          "h_t = cell(embed(token_t), h_{t-1});  logits_t = h_t W + b",

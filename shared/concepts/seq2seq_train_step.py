@@ -93,6 +93,8 @@ def _bad(change):
 CONCEPT = Concept(
     name=CONCEPT_NAME,
     module="seq2seq",
+    family="rnn_teacher_forcing",
+    lesson=5,
     function="train_step",
     math="loss = mean_t cross_entropy(softmax(h_t^dec W + b), y_{t+1}),  h^dec from the decoder fed y_t "
          "(teacher forcing) or argmax logits_{t-1} (free running) by coin;  clip by global norm, then step",

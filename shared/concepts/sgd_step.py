@@ -27,6 +27,8 @@ def _keras_sgd_001():
 CONCEPT = Concept(
     name="sgd_step",
     module="optimizers",
+    family="optimizers_mlp",
+    lesson=1,
     math="param <- param - lr grad",
     japanese="確率的勾配降下法（SGD）",
     signature="sgd_step(param, grad, state, *, lr=0.01) -> (param, state); state = {}",

@@ -36,6 +36,8 @@ def _cases():
 CONCEPT = Concept(
     name="sigmoid",
     module="activations",
+    family="activations",
+    lesson=2,
     math="s(x) = 1 / (1 + exp(-x));  s'(x) = s(x) (1 - s(x))",
     japanese="シグモイド関数",
     signature="sigmoid(x) -> same shape and dtype as x",

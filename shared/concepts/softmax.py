@@ -34,6 +34,8 @@ def _implicit_dim_softmax(x):
 CONCEPT = Concept(
     name="softmax",
     module="activations",
+    family="softmax_cross_entropy",
+    lesson=1,
     math="y_k = exp(x_k) / sum_i exp(x_i) = exp(x_k - c) / sum_i exp(x_i - c), c = max_i x_i;  "
          "dx = y * (dy - sum(dy * y))",
     japanese="ソフトマックス関数",

@@ -24,6 +24,8 @@ def _one_hot(rng):
 CONCEPT = Concept(
     name="softmax_with_loss",
     module="losses",
+    family="softmax_cross_entropy",
+    lesson=3,
     math="L = cross_entropy(softmax(x), t) (mean over the batch);  dL/dx = (softmax(x) - t) / N",
     japanese="Softmax-with-Loss レイヤ",
     signature="softmax_with_loss(x, t) -> scalar; classes on the last axis, t one-hot or labels",

@@ -151,6 +151,8 @@ def _torch_var_mean_side(eps):
 CONCEPT = Concept(
     name="std_conv2d",
     module="conv",
+    family="bit_transfer",
+    lesson=2,
     math="mu_o = mean_{c,p,q} w[o,c,p,q];  var_o = mean (w[o] - mu_o)^2 (biased);  "
          "w_hat[o] = (w[o] - mu_o) / sqrt(var_o + eps);  y = conv2d(x, w_hat, b);  "
          "backward: (dx, dw_hat) from conv2d's backward, then per filter (K = I kh kw weights) "

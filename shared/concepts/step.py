@@ -13,6 +13,8 @@ def validate(x):
 CONCEPT = Concept(
     name="step",
     module="activations",
+    family="activations",
+    lesson=1,
     math="h(x) = 1 if x > 0 else 0;  h'(x) = 0 for x != 0 (undefined at 0)",
     japanese="ステップ関数",
     signature="step(x) -> same shape and dtype as x",

@@ -19,6 +19,8 @@ def _closed_form_grad(inputs, v):
 CONCEPT = Concept(
     name="tanh",
     module="activations",
+    family="activations",
+    lesson=3,
     math="tanh(x) = (e^x - e^-x) / (e^x + e^-x);  tanh'(x) = 1 - tanh(x)^2",
     japanese="双曲線正接関数 (tanh)",
     signature="tanh(x) -> same shape and dtype as x",

@@ -7,6 +7,8 @@ from shared.spec import Concept
 CONCEPT = Concept(
     name="triplet_batch_all",
     module="mining",
+    family="contrastive_triplet",
+    lesson=4,
     math=m.MATH + ";  mined: every valid (a,p,n) with h > 0 (average='positive') or all of them ('all')",
     japanese=m.JAPANESE + " — batch-all",
     signature='triplet_batch_all(embeddings [B, D], labels [B] int, *, margin=1.0, distance="squared", '

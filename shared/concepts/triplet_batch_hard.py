@@ -7,6 +7,8 @@ from shared.spec import Concept
 CONCEPT = Concept(
     name="triplet_batch_hard",
     module="mining",
+    family="contrastive_triplet",
+    lesson=5,
     math=m.MATH + ";  mined per anchor: p = argmax d(a,p), n = argmin d(a,n) (lowest index on ties);  "
                   "soft: softplus(d(a,p) - d(a,n))",
     japanese=m.JAPANESE + " — batch-hard（ハードネガティブ）",

@@ -125,6 +125,8 @@ def _tf_triplet(distance):
 CONCEPT = Concept(
     name="triplet_loss",
     module="metric",
+    family="contrastive_triplet",
+    lesson=2,
     math="L_i = max(m + d(a_i, p_i) - d(a_i, n_i), 0),  d(u, v) = ||u - v + eps||_p (eps added to the "
          "difference, as torch does: d(x, x) = eps D^(1/p), finite gradient);  squared=True: d^2;  "
          "swap=True: d(a, n) -> min(d(a, n), d(p, n));  mean (or sum) over the N triplets",

@@ -16,6 +16,8 @@ EXTRA = {
 CONCEPT = Concept(
     name="triplet_mining",
     module="mining",
+    family="contrastive_triplet",
+    lesson=3,
     math=m.MATH + ";  returns (L, triplets [K, 3] int64, lexicographic: the triplets L averages over)",
     japanese=m.JAPANESE,
     signature='triplet_mining(embeddings [B, D], labels [B] int, *, strategy="batch_all", margin=1.0, '

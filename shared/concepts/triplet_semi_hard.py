@@ -7,6 +7,8 @@ from shared.spec import Concept
 CONCEPT = Concept(
     name="triplet_semi_hard",
     module="mining",
+    family="contrastive_triplet",
+    lesson=6,
     math=m.MATH + ";  mined per positive pair (a,p): n = argmin {d(a,n) : d(a,n) > d(a,p)}, "
                   "or argmax d(a,n) when that set is empty (TF Addons' rule)",
     japanese=m.JAPANESE + " — semi-hard（セミハードネガティブ）",

@@ -32,11 +32,10 @@ from typing import Any, Callable
 import numpy as np
 
 from shared import backends
-from shared.parity import cast_inputs, upcast
+from shared.parity import DTYPES, cast_inputs, upcast
 from shared.spec import Case, Concept
 from shared.trees import flatten
 
-DTYPES = ("float64", "float32")
 HUGE = 1e30  # finite in float32 (max 3.4e38), but its square is not: scaling must come first
 
 _BUILTIN_BN = ("torch_impl.gan and tf_impl.gan normalise with the frameworks' own batch norm (the idiomatic "
@@ -236,7 +235,8 @@ def draw(found: list[Variant], examples: int | None, seed: int = 0) -> list[Vari
     still tries every class of every concept. In a deterministic order."""
     rng = np.random.default_rng(seed)
     groups: dict[tuple[str, str], list[Variant]] = {}
-    for v in found:
+    # concepts in (module, name) order whatever order they came in: the same seed draws the same variants
+    for v in sorted(found, key=lambda v: (v.concept.module, v.concept.name)):
         groups.setdefault((v.concept.name, v.kind), []).append(v)
     queues = [[group[i] for i in rng.permutation(len(group))] for group in groups.values()]
     chosen, depth = [], 0
@@ -277,7 +277,7 @@ def _error(error: Exception) -> Outcome:
 def _names_a_concept(text: str) -> bool:
     """Our validators start every message with 'concept: ' (a layer's validator inside a
     train step names its own concept: still ours, and the same in every backend)."""
-    from shared.arguments import concept_names
+    from rosetta.cli.arguments import concept_names
     head = text.split(":", 1)[0]
     return head in concept_names()
 

@@ -1,15 +1,17 @@
-"""Tables, JSON and the header that says what was run where."""
+"""Tables, JSON, progress bars and the header that says what was run where."""
 from __future__ import annotations
 
 import json
 import platform
+import re
 from collections import defaultdict
 from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.padding import Padding
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.parity import Record
@@ -155,3 +157,37 @@ def _porting_paragraph(res):
                      (0, 0, 0, 2))
              for side, how, err in (("naive", res.case.naive, res.naive), ("fixed", res.case.fixed, res.fixed))]
     return Group(head, *lines)
+
+
+def progress(width: int = 52, *fields, transient: bool = True, to_stdout: Console | None = None) -> Progress:
+    """A progress bar on stderr (stdout stays the report), one line per task: its
+    description, the bar, done/total, any `fields` columns, the time elapsed."""
+    console = to_stdout or Console(stderr=True, emoji=False)
+    return Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), MofNCompleteColumn(),
+                    *(TextColumn(f) for f in fields), TimeElapsedColumn(), console=console, transient=transient)
+
+
+class _ResultsTable(Table):
+    """A table that leaves out the cells of the columns it `drops`."""
+
+    drops: tuple[int, ...] = ()
+
+    def add_row(self, *cells, **options):
+        super().add_row(*(cell for i, cell in enumerate(cells) if i not in self.drops), **options)
+
+
+def results_table(console: Console, title: str, columns, left=("framework",), whole=()) -> Table:
+    """A table of results, one row per run. In a console narrower than WIDE the
+    headers break at every space and hyphen, the frame thins and the seconds are left out,
+    so that every figure stays whole at 80 columns; the `left` columns hold names."""
+    narrow = console.width < WIDE
+    table = _ResultsTable(title=title, title_justify="left",
+                          **({"box": box.SIMPLE_HEAD, "pad_edge": False} if narrow else {}))
+    if narrow:
+        table.drops = tuple(i for i, column in enumerate(columns) if column == "seconds")
+    for i, column in enumerate(columns):
+        if i not in table.drops:
+            header = re.sub(r"(?<=-)\s*|\s+", "\n", column) if narrow else column
+            table.add_column(header, justify="left" if column in left else "right", overflow="fold",
+                             no_wrap=column in whole)
+    return table
