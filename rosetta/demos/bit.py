@@ -234,6 +234,10 @@ class Contract(runner.Functional):
     """numpy_impl.bit.train_step (the bit_train_step contract, momentum_step) from the
     loaded parameters: the runner's Functional trainer, and whether the backbone moved."""
 
+    def __init__(self, setup: runner.Setup, **options):
+        super().__init__("numpy", "bit_train_step", setup, setup.params, **options)
+        self.loaded = setup.params
+
     def info(self) -> dict:
         return {"backbone unchanged": _backbone_same(self.loaded, self.canonical())}
 
@@ -354,11 +358,8 @@ def trainer(backend: str, paths: dict, regime: str, data: Data, lr: float):
              "opt": {"lr": lr, "momentum": MOMENTUM}}
     opt_state = init_opt_state(loaded, "momentum_step", hyper["opt"], names=_trained(regime))
     setup = runner.Setup(None, loaded, opt_state, hyper, [])
-    route = Contract("numpy", "bit_train_step", setup, loaded, dtype="float32",
-                     evaluation=lambda backend, dtype: lambda params, hyper: {
-                         "held-out accuracy": _numpy_accuracy(params, data.held_x.astype(np.float32), data.held_t)})
-    route.loaded = loaded
-    return route
+    return Contract(setup, dtype="float32", evaluation=lambda backend, dtype: lambda params, hyper: {
+        "held-out accuracy": _numpy_accuracy(params, data.held_x.astype(np.float32), data.held_t)})
 
 
 def _trained(regime):
@@ -424,13 +425,13 @@ def _run(args, console: Console, data: Data, names: list[str], workdir: str) -> 
              "scratch": save_weights(scratch_params(args.seed), workdir, "bit-scratch", tf="tf" in names)}
     nudged = {"pretrained": nudged_weights(paths["pretrained"], workdir, "bit-pretrained-nudged"),
               "scratch": nudged_weights(paths["scratch"], workdir, "bit-scratch-nudged")} if names[0] == "numpy" else {}
-    steps = batches(data, make_batches(len(data.shots_t), args.steps, args.seed))
+    downstream = batches(data, make_batches(len(data.shots_t), args.steps, args.seed))
     runs = []
     for regime in REGIMES:
         start = START[regime]
         todo = runner.jobs(names, paths[start], control=True, nudge=lambda _, start=start: nudged[start])
         found = runner.run_all(todo, lambda backend, at, regime=regime: trainer(backend, at, regime, data, args.lr),
-                               steps, eval_every=len(steps), prefix=f"{regime}: ")
+                               downstream, eval_every=len(downstream), prefix=f"{regime}: ")
         for run in found:
             run.info["regime"] = regime
         runs += found
