@@ -132,3 +132,16 @@ def test_list_names_every_concept(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert all(c.name in out for c in all_concepts())
+
+
+def test_list_follows_the_learning_order_with_the_books_chapters(capsys, monkeypatch):
+    from shared.concepts import by_family
+    monkeypatch.setenv("COLUMNS", "120")
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())
+    positions = []
+    for family, concepts in by_family():
+        assert family.title in flat and " ".join(family.book.split()) in flat, family.id
+        positions += [flat.index(f" {c.name} ") for c in concepts]
+    assert positions == sorted(positions)  # family by family, lesson by lesson

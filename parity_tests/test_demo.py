@@ -117,3 +117,15 @@ def test_the_numpy_embedding_net_separates_held_out_digits():
     # 92.2% after 1000 steps; 85% needs every part working (mining, backward, Adam)
     run = train(metric, "numpy", metric.setup(1000, "adam_step", 0.005), eval_every=1000)
     assert run.accuracy["test recall@1"][-1] >= 0.85, f"recall@1 {run.accuracy['test recall@1'][-1]:.1%}"
+
+
+def test_a_demo_says_when_it_overwrites_an_image_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"a picture the learner made")
+    assert cli.main(["demo", "mlp", "--steps", "2", "--backend", "numpy", "--out", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{out} exists: this run overwrites it" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a fresh path: nothing to say
+    assert cli.main(["demo", "mlp", "--steps", "2", "--backend", "numpy", "--out", str(tmp_path / "new.png")]) == 0
+    assert "overwrites" not in capsys.readouterr().out

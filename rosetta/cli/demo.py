@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 from rosetta import demos
 from rosetta.cli.arguments import image_file, integer, positive_number
@@ -29,7 +30,19 @@ def add_parser(sub) -> None:
         # a demo with its own command has main(args, console); the others share side_by_side's
         run = module.main if hasattr(module, "main") else (
             lambda args, console, module=module: side_by_side.main(module, args, console))
-        p.set_defaults(run=run, parser=p)
+        p.set_defaults(run=_saying_overwrites(module, run), parser=p)
+
+
+def _saying_overwrites(module, run):
+    """The demo's command, first naming every image it will replace: a PNG this run did not
+    write is never overwritten silently."""
+    def run_demo(args, console) -> int:
+        outputs = getattr(module, "outputs", lambda args: [Path(args.out)])(args)
+        for path in outputs:
+            if path.exists():
+                console.print(f"[yellow]{path} exists: this run overwrites it (--out PATH writes elsewhere)[/]")
+        return run(args, console)
+    return run_demo
 
 
 def _demo_parser(commands, name: str, *, help: str, steps: int, unit: str, lr: float, seeded: str, optimizers,

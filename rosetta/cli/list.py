@@ -10,8 +10,8 @@ from shared.concepts import by_family
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="the concepts in learning order, with how many cases, oracles and porting cases "
-                       "each has")
+    p = sub.add_parser("list", help="the concepts in learning order, with the book's chapters and the E資格 topics of each "
+                       "family and how many cases, oracles and porting cases each concept has")
     p.set_defaults(run=run)
 
 
@@ -24,8 +24,10 @@ def run(args, console: Console) -> int:
             "concept", "日本語", "cases", "oracles", "porting"):
         table.add_column(column, no_wrap=column != "日本語", overflow="fold")
     for number, (family, concepts) in enumerate(by_family(), 1):
-        # the family's title in the column that wraps: a long one never widens the names' column
+        # the family's title, where the book and the E資格 syllabus teach it, in the column that
+        # wraps: a long one never widens the names' column
         table.add_row(f"[bold]{number}.[/]", *([""] if wide else []), f"[bold]{family.title}[/]", "", "", "")
+        table.add_row("", *([""] if wide else []), f"[dim]{family.book}; E資格: {family.syllabus}[/]", "", "", "")
         for c in concepts:
             table.add_row(c.name, *([c.module] if wide else []), c.japanese, str(len(c.cases)),
                           str(len(c.oracles)), str(len(c.porting)))

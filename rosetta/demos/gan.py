@@ -87,6 +87,12 @@ def evaluation(setup: runner.Setup) -> runner.Evaluation:
     return prepare
 
 
+def outputs(args) -> list[Path]:
+    """The two PNGs: the samples (--out) and the losses beside it."""
+    out = Path(args.out)
+    return [out, out.with_name(f"{out.stem}-losses{out.suffix}")]
+
+
 def main(args, console: Console) -> int:
     active, missing = backends.discover(args.backend or backends.BACKEND_NAMES)
     for name, why in missing.items():
@@ -101,8 +107,7 @@ def main(args, console: Console) -> int:
     runs = runner.run_all(todo, make, setup_.batches, eval_every=EVAL_EVERY)
     read = digit_reader(setup_.split)
     _print_results(console, runs, setup_, read)
-    out = Path(args.out)
-    losses_out = out.with_name(f"{out.stem}-losses{out.suffix}")
+    out, losses_out = outputs(args)
     title = f"DCGAN on the digits, {args.g_loss.replace('_', '-')} G loss, {args.steps} steps, {args.dtype}"
     real = _gan.images(setup_.split.x_train[:SAMPLES])
     plot_samples(runs, real, read, out, f"{title}: the same noise, drawn by each framework")
