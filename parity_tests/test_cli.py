@@ -145,3 +145,46 @@ def test_list_follows_the_learning_order_with_the_books_chapters(capsys, monkeyp
         assert family.title in flat and " ".join(family.book.split()) in flat, family.id
         positions += [flat.index(f" {c.name} ") for c in concepts]
     assert positions == sorted(positions)  # family by family, lesson by lesson
+
+
+def _cells(line: str) -> int:
+    """The terminal columns a line takes: CJK characters take two."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+@pytest.mark.parametrize("argv", [["show", "conv2d"], ["show", "lstm", "--layer"], ["show", "bit_features"],
+                                  ["show", "mlp_train_step", "--framework", "tf"]], ids=" ".join)
+def test_show_at_80_columns_keeps_every_line_and_every_name_whole(argv, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert max(_cells(line) for line in out.splitlines()) <= 80
+    # a name cut at the margin leaves fragments that are no name of the sources or the spec
+    root = Path(__file__).resolve().parent.parent
+    known = set(re.findall(r"\w+", "\n".join(p.read_text() for package in ("numpy_impl", "torch_impl", "tf_impl",
+                                                                         "shared") for p in (root / package).rglob("*.py"))))
+    code = "\n".join(line for line in out.splitlines() if not line.startswith(("│", "╭", "╰")))
+    assert set(re.findall(r"[A-Za-z_]\w*", code)) <= known | {"also", "uses", "not", "shown", "the", "book", "s",
+                                                              "layer", "forward", "and", "backward"}
+
+
+def test_show_one_framework_or_the_books_layer(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.main(["show", "relu", "--framework", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "torch_impl.activations" in out and "numpy_impl.activations" not in out and "tf_impl" not in out
+    assert cli.main(["show", "conv2d", "--layer"]) == 0
+    out = capsys.readouterr().out
+    assert "class Convolution" in out and "def backward(self" in out and "im2col" in out
+
+
+def test_show_puts_the_three_side_by_side_only_when_they_fit(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "180")
+    assert cli.main(["show", "softmax"]) == 0
+    out = capsys.readouterr().out
+    assert any(all(p in line for p in ("numpy_impl.activations", "torch_impl.activations", "tf_impl.activations"))
+               for line in out.splitlines())
+    assert max(_cells(line) for line in out.splitlines()) <= 180

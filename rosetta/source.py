@@ -10,25 +10,60 @@ from pathlib import Path
 from shared import backends
 
 
-def functions(package: str, module: str, names: list[str]) -> list[str]:
-    """The source of the named functions and of every function or class of the same
-    module they use, directly or through one another (a private helper such as
-    optimizers._adam, a model class), in file order."""
-    # the package's directory, found without importing it (tf_impl/__init__ imports TensorFlow)
+def _module(package: str, module: str) -> tuple[str, dict] | None:
+    """The module's text and its top-level functions and classes by name, read from the file
+    without importing the package (tf_impl/__init__ imports TensorFlow)."""
     spec = importlib.util.find_spec(package)
     path = Path(spec.origin).parent / f"{module}.py" if spec and spec.origin else None
     if path is None or not path.is_file():
-        return []
+        return None
     text = path.read_text()
-    defined = {node.name: node for node in ast.parse(text).body
-               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return text, {node.name: node for node in ast.parse(text).body
+                  if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+def _used(defined: dict, names: list[str]) -> set[str]:
+    """The named definitions and every one of the module's own they use, directly or
+    through one another."""
     wanted, todo = set(), [name for name in names if name in defined]
     while todo:
         name = todo.pop()
         if name not in wanted:
             wanted.add(name)
             todo += [n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name) and n.id in defined]
+    return wanted
+
+
+def functions(package: str, module: str, names: list[str], *, helpers: bool = True) -> list[str]:
+    """The source of the named functions (or classes) and, with `helpers`, of every function
+    or class of the same module they use (a private helper such as optimizers._adam, a
+    base class), in file order."""
+    found = _module(package, module)
+    if found is None:
+        return []
+    text, defined = found
+    wanted = _used(defined, names) if helpers else {name for name in names if name in defined}
     return [ast.get_source_segment(text, node) for node in defined.values() if node.name in wanted]
+
+
+def with_bases(package: str, module: str, name: str) -> list[str]:
+    """The names of class `name` and of the module's own classes it derives from, bases first."""
+    found = _module(package, module)
+    if found is None or name not in found[1]:
+        return []
+    defined = found[1]
+    bases = [b.id for b in getattr(defined[name], "bases", []) if isinstance(b, ast.Name) and b.id in defined]
+    return [n for base in bases for n in with_bases(package, module, base)] + [name]
+
+
+def helpers_of(package: str, module: str, names: list[str]) -> list[str]:
+    """The names of the module's own functions and classes the named ones use, in file order."""
+    found = _module(package, module)
+    if found is None:
+        return []
+    _, defined = found
+    used = _used(defined, names) - set(names)
+    return [name for name in defined if name in used]
 
 
 def concept_sources(concept) -> dict[str, str]:
@@ -66,12 +101,14 @@ def fit(code: str, width: int) -> str:
         indent = statement_indent + "    " if depth else statement_indent
         if "  # " in text and not text.startswith("#"):  # a trailing comment goes above its code
             text, comment = text.split("  # ", 1)
-            lines += textwrap.wrap(comment, width, initial_indent=indent + "# ", subsequent_indent=indent + "# ")
+            lines += textwrap.wrap(comment, width, initial_indent=indent + "# ", subsequent_indent=indent + "# ",
+                                   break_long_words=False)
         if text.startswith("#"):
             lines += textwrap.wrap(text.lstrip("# "), width, initial_indent=indent + "# ",
-                                   subsequent_indent=indent + "# ")
+                                   subsequent_indent=indent + "# ", break_long_words=False)
             continue
+        # never inside a name: a line breaks at spaces only (one token longer than the column stays whole)
         lines += textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=statement_indent + "    ",
-                               break_on_hyphens=False) or [""]
+                               break_on_hyphens=False, break_long_words=False) or [""]
         depth = max(0, depth + sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}"))
     return "\n".join(lines)

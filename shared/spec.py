@@ -146,6 +146,17 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """A typical mistake's advice for `rosetta check`: shown when the first failing check is
+    of kind `check` (forward, grad, numeric) on `case` (any case when None). Each one is
+    tested on the mutant that makes that mistake (parity_tests/mutants.py)."""
+
+    check: str
+    text: str
+    case: str | None = None
+
+
+@dataclass(frozen=True)
 class Family:
     """Concepts taught together: one section of the porting guide, one notebook. `book` and
     `syllabus` say where a learner meets them in ゼロから作るDeep Learning and in the JDLA
@@ -187,6 +198,9 @@ class Concept:
     module of each backend in `layer_backends`, in every dtype, and records each pair as
     `layer:<check>`, with the forward tolerance, or the grad one where check starts "grad".
 
+    `book_layer` names that NumPy class where it is the book's layer (forward / backward):
+    `rosetta show --layer` prints it.
+
     `family` (a shared/concepts/_families.py id) and `lesson` (1, 2, ... within it) place the
     concept in the learning order: the guide, `rosetta list` and the notebooks follow it.
     """
@@ -212,6 +226,8 @@ class Concept:
     layer_backends: tuple[str, ...] = ("numpy",)
     family: str = ""
     lesson: int = 0
+    book_layer: str = ""
+    hints: tuple[Hint, ...] = ()
 
     @property
     def fn_name(self) -> str:

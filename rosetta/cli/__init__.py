@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 # one module per command, each with add_parser(sub); in the order `rosetta --help` lists them
-COMMANDS = ("parity", "porting", "guide", "fuzz", "show", "list", "demo", "bench")
+COMMANDS = ("parity", "porting", "guide", "fuzz", "show", "list", "check", "demo", "bench")
 
 
 def build_parser():

@@ -5,7 +5,7 @@ import numpy as np
 
 from shared import checks, lazy
 from shared.concepts import _optimizers as opt
-from shared.spec import Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Concept, ErrorCase, Hint, Oracle, PortingCase, Side
 
 
 def init_state(param, **hyper):
@@ -139,6 +139,8 @@ CONCEPT = Concept(
     module="optimizers",
     family="optimizers_mlp",
     lesson=6,
+    hints=(Hint("forward", "divide m by 1 - beta1^t and v by 1 - beta2^t (bias correction): m and v start at 0, "
+                  "so without it the first steps are about 3x too small"),),
     math="t <- t + 1;  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  "
          "param <- param - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps);  "
          "g = grad + weight_decay param (L2, as torch's Adam)",

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from shared import checks, lazy
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle, PortingCase, Side
 
 # ゼロから作る 6.3's BatchNormalization writes np.sqrt(var + 10e-7): that is 1e-6, not 1e-7.
 # torch's default is 1e-5, Keras' 1e-3 (porting case keras-bn-default-epsilon).
@@ -198,6 +198,8 @@ CONCEPT = Concept(
     module="layers",
     family="optimizers_mlp",
     lesson=13,
+    hints=(Hint("forward", "in training, normalise with the batch's own mean and variance; the running "
+                  "statistics are for inference (training=False)"),),
     math="x_hat = (x - mu) / sqrt(var + eps),  y = gamma x_hat + beta;  mu, var per channel: the "
          "batch's (biased) in training, the running ones in inference;  "
          "training: dx = (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) / sqrt(var + eps)",

@@ -8,7 +8,7 @@ import numpy as np
 
 from shared import lazy
 from shared.concepts import _conv
-from shared.spec import Case, Concept, ErrorCase, Oracle
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle
 
 
 def _make(x_shape, kernel, **geometry):
@@ -52,6 +52,7 @@ CONCEPT = Concept(
     module="conv",
     family="convolution",
     lesson=2,
+    hints=(Hint("forward", "where windows overlap, add their values (+=): writing them (=) keeps only the last"),),
     math="x[n, c, i*S + p*D - P, j*S + q*D - P] += col[n*OH*OW + i*OW + j, (c, p, q)]  for every window (i, j) "
          "and tap (p, q);  padding is cut off;  the backward is im2col",
     japanese="col2im（行列から画像への復元、重なりは加算）",

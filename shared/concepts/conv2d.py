@@ -170,6 +170,7 @@ CONCEPT = Concept(
               "'valid' or 'same' (TensorFlow's rule: asymmetric for stride > 1)",
     differentiable=("x", "w", "b"),
     layer=_convolution_layer,
+    book_layer="Convolution",
     cases=(
         Case("box-filter", _box_filter, seed=421, golden=_box_filter_golden,
              note="2x2 ones over 0..8: the four block sums"),

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from shared import checks, lazy
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side, Skip
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle, PortingCase, Side, Skip
 
 BOOK_LOG_GUARD = 1e-7  # ゼロから作る 4.2.2: log(y + delta), delta = 1e-7, keeps log(0) out
 REDUCTIONS = ("mean", "sum", "none")
@@ -270,6 +270,8 @@ CONCEPT = Concept(
     module="losses",
     family="softmax_cross_entropy",
     lesson=4,
+    hints=(Hint("forward", "check the 1/N: the loss is the sum over the batch divided by the batch size N, "
+                  "not by the number of classes"),),
     math="E = -(1/N) sum_n sum_k t_nk log(y_nk + 1e-7)  (probabilities, the book's guard);  "
          "from logits: log y = log_softmax(x)",
     japanese="交差エントロピー誤差",

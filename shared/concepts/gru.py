@@ -47,6 +47,7 @@ CONCEPT = Concept(
     signature="gru(x, h0, Wx, Wh, bx, bh) -> hs [N, T, H]; Wx [D, 3H], Wh [H, 3H], bx, bh [3H], gate blocks "
               "(r, z, n) as torch (Keras: (z, r, h), layouts.gru_to_keras)",
     layer=_rnn.time_layer("gru"),
+    book_layer="TimeGRU",
     differentiable=("x", "h0", "Wx", "Wh", "bx", "bh"),
     cases=(
         Case("small", _rnn.make_inputs("gru", 2, 5, 3, 4), seed=521, golden=_rnn.python_loop("gru")),

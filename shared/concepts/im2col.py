@@ -3,7 +3,7 @@ import numpy as np
 
 from shared import lazy
 from shared.concepts import _conv
-from shared.spec import Case, Concept, ErrorCase, Oracle
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle
 
 
 def _make(shape):
@@ -50,6 +50,7 @@ CONCEPT = Concept(
     module="conv",
     family="convolution",
     lesson=1,
+    hints=(Hint("forward", "step the windows by the stride in both directions: rows and columns", case="stride2-overlap"),),
     math="col[n*OH*OW + i*OW + j, (c, p, q)] = x_pad[n, c, i*S + p*D, j*S + q*D];  "
          "OH = (H + 2P - D(kh-1) - 1) / S + 1;  its backward is col2im (overlaps add up)",
     japanese="im2col（画像から行列への展開）",

@@ -5,7 +5,7 @@ import numpy as np
 from shared import layouts, lazy
 from shared.concepts import _rnn
 from shared.concepts._rnn import validate_lstm as validate  # noqa: F401  (the packages call spec.validate)
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle, PortingCase, Side
 
 
 # ---- porting: torch's two biases; torch's time-first default ---------------------------
@@ -51,12 +51,14 @@ CONCEPT = Concept(
     module="rnn",
     family="rnn_teacher_forcing",
     lesson=2,
+    hints=(Hint("forward", "check the gate order: the blocks of Wx, Wh and b are i, f, g, o (the book slices f, g, i, o)"),),
     math="[a_i a_f a_g a_o] = x_t Wx + h_{t-1} Wh + b;  c_t = sigma(a_f) c_{t-1} + sigma(a_i) tanh(a_g);  "
          "h_t = sigma(a_o) tanh(c_t);  returns stack(hs, cs)",
     japanese="LSTM（長短期記憶）：入力ゲート・忘却ゲート・出力ゲートと記憶セル",
     signature="lstm(x, h0, c0, Wx, Wh, b) -> [2, N, T, H] = (hs, cs); Wx [D, 4H], Wh [H, 4H], b [4H], gate "
               "blocks (i, f, g, o) as torch and Keras (the book slices f, g, i, o: layouts.book_lstm_to_canonical)",
     layer=_rnn.time_layer("lstm"),
+    book_layer="TimeLSTM",
     differentiable=("x", "h0", "c0", "Wx", "Wh", "b"),
     cases=(
         Case("small", _rnn.make_inputs("lstm", 2, 5, 3, 4), seed=511, golden=_rnn.python_loop("lstm")),

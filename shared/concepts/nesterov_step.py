@@ -4,7 +4,7 @@ import numpy as np
 from shared import lazy
 from shared.concepts import _optimizers as opt
 from shared.concepts.momentum_step import KERAS_MOMENTUM_FLOAT32, keras_momentum, torch_momentum
-from shared.spec import Concept, Oracle, Override, PortingCase, Side
+from shared.spec import Concept, Hint, Oracle, Override, PortingCase, Side
 
 
 def init_state(param, **hyper):
@@ -41,6 +41,8 @@ CONCEPT = Concept(
     module="optimizers",
     family="optimizers_mlp",
     lesson=3,
+    hints=(Hint("forward", "that is plain momentum: Nesterov adds momentum v - lr grad to the parameter after "
+                  "updating v (a look-ahead along the new velocity)"),),
     math="v <- momentum v - lr grad;  param <- param + momentum v - lr grad  "
          "(= param + momentum^2 v_old - (1 + momentum) lr grad)",
     japanese="Nesterovの加速勾配法（NAG）",

@@ -3,7 +3,7 @@ import numpy as np
 
 from shared import lazy
 from shared.concepts._elementwise import error_cases, standard_cases, validate_float
-from shared.spec import Case, Concept, Oracle, PortingCase, Side, Skip
+from shared.spec import Case, Concept, Hint, Oracle, PortingCase, Side, Skip
 
 
 def validate(x):
@@ -23,6 +23,7 @@ CONCEPT = Concept(
     module="activations",
     family="activations",
     lesson=4,
+    hints=(Hint("grad", "the mask is on the wrong side: the gradient passes where x > 0 (strictly) and is 0 elsewhere"),),
     math="relu(x) = max(x, 0);  relu'(x) = 1 if x > 0 else 0 (0 at x = 0 by convention)",
     japanese="ReLU関数 (正規化線形関数)",
     signature="relu(x) -> same shape and dtype as x",

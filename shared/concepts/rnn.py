@@ -22,6 +22,7 @@ CONCEPT = Concept(
     signature="rnn(x, h0, Wx, Wh, b, *, alpha=1.0) -> hs [N, T, H]; x [N, T, D] batch first, Wx [D, H], "
               "Wh [H, H], b [H] (see shared/concepts/_rnn.py)",
     layer=_rnn.time_layer("rnn"),
+    book_layer="TimeRNN",
     differentiable=("x", "h0", "Wx", "Wh", "b"),
     cases=(
         Case("small", _rnn.make_inputs("rnn", 2, 5, 3, 4), seed=501, golden=_rnn.python_loop("rnn")),

@@ -6,7 +6,7 @@ import numpy as np
 
 from shared import lazy
 from shared.concepts import _softmax_family as family
-from shared.spec import Concept, Oracle, Override, PortingCase, Side, Tolerance
+from shared.spec import Concept, Hint, Oracle, Override, PortingCase, Side, Tolerance
 
 
 def validate(x, *, axis):
@@ -36,6 +36,8 @@ CONCEPT = Concept(
     module="activations",
     family="softmax_cross_entropy",
     lesson=1,
+    hints=(Hint("forward", "softmax overflows on [1010, 1000, 990]: subtract the max before exp "
+                  "(softmax(x) = softmax(x - max x), and exp never sees a large number)", case="overflow"),),
     math="y_k = exp(x_k) / sum_i exp(x_i) = exp(x_k - c) / sum_i exp(x_i - c), c = max_i x_i;  "
          "dx = y * (dy - sum(dy * y))",
     japanese="ソフトマックス関数",

@@ -7,7 +7,7 @@ import numpy as np
 
 from shared import checks, lazy
 from shared.concepts import _metric
-from shared.spec import Case, Concept, ErrorCase, Oracle, PortingCase, Side, Skip
+from shared.spec import Case, Concept, ErrorCase, Hint, Oracle, PortingCase, Side, Skip
 
 
 def validate(a, p, n, *, margin=1.0, p_norm=2, eps=1e-6, swap=False, squared=False, reduction="mean"):
@@ -127,6 +127,7 @@ CONCEPT = Concept(
     module="metric",
     family="contrastive_triplet",
     lesson=2,
+    hints=(Hint("forward", "the hinge is max(d(a, p) - d(a, n) + margin, 0): the margin is added"),),
     math="L_i = max(m + d(a_i, p_i) - d(a_i, n_i), 0),  d(u, v) = ||u - v + eps||_p (eps added to the "
          "difference, as torch does: d(x, x) = eps D^(1/p), finite gradient);  squared=True: d^2;  "
          "swap=True: d(a, n) -> min(d(a, n), d(p, n));  mean (or sum) over the N triplets",
