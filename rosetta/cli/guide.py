@@ -1,4 +1,5 @@
-"""`rosetta guide`: run every porting case and write docs/porting-guide.md."""
+"""`rosetta guide`: run every porting case and write docs/porting-guide.md (and, by default, the
+notebooks' index and the spec part of docs/families/)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rosetta import guide, notebook
+from rosetta import guide, notebook, reference
 from rosetta.cli import arguments
 from rosetta.report import progress
 from shared.concepts import all_concepts
@@ -34,6 +35,8 @@ def run(args, console: Console) -> int:
     out.write_text(text)
     if not args.out and notebook.write_index():  # the default run keeps the notebooks' index in step too
         console.print(f"updated the index of {notebook.NOTEBOOKS / 'README.md'}")
+    for page in reference.write_pages() if not args.out else ():  # and the spec part of docs/families/
+        console.print(f"updated {page.relative_to(guide.ROOT)}")
     shown = sum(r.shown for r in results.values())
     console.print(f"wrote {out}: {len(results)} documented differences, {shown} of them shown by their case "
                   "(naive port outside the tolerance, fixed port inside)")

@@ -64,7 +64,7 @@ WARMUP = 20
 # 8x8 pixel each way. Pre-trained without them (200 steps), the features of 0-4 transferred
 # worse than a random init trained on the shots (seeds 0-3, 10 shots, lr 0.03, torch: fine-
 # tune 64-75% vs scratch 70-76%); with them (800 steps, the demo's defaults, the 16 runs of
-# seeds 0-3 in README) fine-tune 71-84%, scratch 53-83%, means 76.7% and 72.4%
+# seeds 0-3 in docs/families/08_bit_transfer.md) fine-tune 71-84%, scratch 53-83%, means 76.7% and 72.4%
 CROP_PAD = UPSCALE
 EVAL_BATCH = 500  # held-out images per forward pass: bounds the memory of the NumPy im2col
 REGIMES = ("frozen + head", "fine-tune", "scratch")
