@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: parity test porting demo mutants install clean
+.PHONY: parity test porting demo mutants notebooks install clean
 
 parity: $(STAMP)  ## the main job: every concept, float64 and float32, CPU + any GPU
 	$(VENV)/bin/rosetta parity
@@ -25,6 +25,9 @@ demo: $(STAMP)  ## the book's multi-layer net, SimpleConvNet, seq2seq, a metric-
 
 mutants: $(STAMP)  ## mutation testing: does rosetta parity notice a one-token slip? (~10 min; not in make test)
 	$(VENV)/bin/python -m tools.mutate
+
+notebooks: $(STAMP)  ## run every notebook and save it with its outputs (after editing one)
+	$(VENV)/bin/python -m tools.notebooks
 
 install: $(STAMP)
 

@@ -17,6 +17,7 @@ tensorflow_hub and tf_keras are imported on first use, so exporting needs only T
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import warnings
 
@@ -87,7 +88,15 @@ def export_feature_extractor(module, path, image_size) -> str:
     path = os.fspath(path)
     # the serving signature is for TF Serving and saved_model_cli; the Hub path uses __call__
     serving = call.get_concrete_function(spec, training=False)
-    tf.saved_model.save(root, path, signatures={"serving_default": serving})
+    # saving logs "INFO:tensorflow:Assets written to: ..." through Python logging: keep it out
+    # of the user's output (a notebook shows it as an error stream)
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        tf.saved_model.save(root, path, signatures={"serving_default": serving})
+    finally:
+        logger.setLevel(level)
     return path
 
 

@@ -23,7 +23,9 @@ def step(x):
 def sigmoid(x):
     sigmoid_spec.validate(x)
     # 1 / (1 + exp(-x)) as written gives exp(1000) = inf and, in autograd, inf / inf = nan
-    e = torch.exp(-x.abs())
+    # exp(-|x|) is safe, but |x| has autograd's derivative 0 at x = 0, which would make
+    # s'(0) = 0 instead of 1/4: the where picks -x or x, each with its own derivative there
+    e = torch.exp(torch.where(x >= 0, -x, x))
     return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 

@@ -13,6 +13,9 @@ from shared import backends
 from shared.concepts import get
 
 
+STYLES = {"ok": "green", "fail": "red", "hint": "bold", "advice": "dim", "summary": "", "error": "red"}
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("check", help="grade your own implementation of a concept: every case of its spec, forward "
                        "and backward, with a hint for the first mistake")
@@ -30,21 +33,9 @@ def run(args, console: Console) -> int:
     if not backends.installed(args.backend):
         console.print(f"[red]rosetta check: {backends.FRAMEWORK_MODULES[args.backend]} is not installed[/]")
         return 2
-    try:
-        impl = check.load(concept, args.path, args.backend)
-        results = check.grade(concept, impl, args.backend)
-    except check.CheckError as error:
-        console.print(f"[red]rosetta check: {escape(str(error))}[/]")
-        return 2
-    for r in results:
-        mark = "[green]ok  [/]" if r.passed else "[red]FAIL[/]"
-        console.print(f"{mark} {r.case:<22} {r.check:<14} {escape(r.detail)}")
-    failed = [r for r in results if not r.passed]
-    if failed:
-        console.print(f"[bold]hint[/] {escape(check.hint(concept, failed[0]))}")
-    for line in check.advice(concept, impl, args.backend):
-        console.print(f"[dim]advice (not graded): bad input {escape(line)}[/]")
-    console.print(f"{len(results) - len(failed)} of {len(results)} checks passed")
-    if args.json:
-        Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=1) + "\n")
-    return 1 if failed else 0
+    report = check.report(concept, args.path, args.backend)
+    for kind, text in report.lines():
+        console.print(f"[{STYLES[kind]}]{escape(text)}[/]" if STYLES[kind] else escape(text))
+    if args.json and not report.error:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in report.results], indent=1) + "\n")
+    return report.code

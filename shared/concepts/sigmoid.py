@@ -30,6 +30,12 @@ def _cases():
         Case("saturated", lambda rng: {"x": np.array([-1000.0, -40.0, 40.0, 1000.0])},
              golden=_closed_form, golden_grad=_closed_form_grad,
              note="1 / (1 + exp(-x)) as written overflows at x = -1000 and its autodiff gradient is nan"),
+        Case("zero", lambda rng: {"x": np.array([-1.0, 0.0, 0.0, 1.0])},
+             golden=lambda inputs: np.array([1 / (1 + np.e), 0.5, 0.5, np.e / (1 + np.e)]),
+             golden_grad=lambda inputs, v: {"x": v * np.array([np.e / (1 + np.e) ** 2, 0.25, 0.25,
+                                                                np.e / (1 + np.e) ** 2])},
+             note="s(0) = 1/2, s'(0) = 1/4: an overflow-safe form through |x| gets autodiff's derivative 0 of "
+                  "|x| at 0"),
     )
 
 
