@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from parity_tests.conftest import needs
-from rosetta import notebook
+from rosetta import check, notebook
 from shared.concepts import by_family, get
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
@@ -109,7 +109,6 @@ def test_every_notebook_has_three_exercises_each_with_its_check_and_a_worked_ans
 @pytest.mark.parametrize("stem, concept, text", EXERCISES, ids=[f"{s}-{c}" for s, c, _ in EXERCISES])
 def test_an_exercise_as_handed_out_fails_its_check_and_its_worked_answer_passes(stem, concept, text, tmp_path):
     # an exercise that passes as handed out teaches nothing; one that no answer passes cannot be done
-    from rosetta import check
     handed_out = tmp_path / f"{concept}.py"
     handed_out.write_text(text)
     assert check.report(get(concept), handed_out).code == 1

@@ -193,8 +193,10 @@ def report(concept, path: str | Path, backend: str = "numpy") -> Report:
         results = grade(concept, impl, backend)
     except CheckError as error:
         return Report([], error=str(error))
-    failed = [r for r in results if not r.passed]
-    return Report(results, hint(concept, failed[0]) if failed else "", tuple(advice(concept, impl, backend)))
+    found = Report(results, advice=tuple(advice(concept, impl, backend)))
+    if found.failed:
+        found.hint = hint(concept, found.failed[0])
+    return found
 
 
 def advice(concept, impl: Impl, backend: str = "numpy") -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import re
 from pathlib import Path
 
+from rosetta import check as grader
 from rosetta import source
 from shared import backends
 from shared.concepts import by_family, get
@@ -85,7 +86,6 @@ def check(name: str, path: str, backend: str = "numpy", every: bool = False) -> 
     """Grade the learner's file as `rosetta check NAME PATH --backend BACKEND` does, and show
     what it says: the checks that failed (the first 8; `every=True` lists the passed ones too),
     the hint for the first mistake, the advice, the count."""
-    from rosetta import check as grader
     lines = grader.report(get(name), path, backend).lines()
     if not every:
         failed = [line for line in lines if line[0] == "fail"]
