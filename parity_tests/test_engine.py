@@ -53,6 +53,22 @@ def test_numeric_vjp_matches_a_closed_form_derivative(x):
     np.testing.assert_allclose(got, v * np.cos(x), atol=1e-8, rtol=1e-7)  # O(h^2) + O(eps/h)
 
 
+def test_numeric_vjp_reaches_a_leaf_of_a_dict_input_through_every_part_of_a_tuple_output():
+    # f(x, p) = (p.a * x, sin(p.a)): d/dp.a of <f, (v0, v1)> = <x, v0> + cos(p.a) v1, a closed form
+    x, a = np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.1, -0.7])
+    v = (np.array([0.2, -1.0, 0.4]), np.array([1.5, 0.5, -2.0]))
+    got = parity.numeric_vjp(lambda x, p: (p["a"] * x, np.sin(p["a"])), {"x": x, "p": {"a": a, "b": a}}, {},
+                             "p.a", v)
+    np.testing.assert_allclose(got, x * v[0] + np.cos(a) * v[1], atol=1e-8, rtol=1e-7)  # O(h^2) + O(eps/h)
+
+
+def test_a_tuple_output_gets_one_cotangent_per_part_each_drawn_on_its_own():
+    v = parity.cotangent_like(5, (np.zeros(4), np.zeros((2, 3))), "float64")
+    assert [p.shape for p in v] == [(4,), (2, 3)]
+    assert np.unique(np.concatenate([v[0], v[1].ravel()])).size == 10, "the parts are separate draws"
+    assert np.array_equal(parity.cotangent_like(5, np.zeros(4), "float64"), parity.cotangent_for(5, (4,), "float64"))
+
+
 def test_float32_reference_is_computed_from_the_rounded_inputs():
     from shared.concepts import get
     concept = get("softmax")

@@ -27,7 +27,8 @@ def test_the_nodes_in_between_hold_the_book_s_intermediate_values():
 
 @needs("matplotlib", why="the graphs are matplotlib figures")
 @pytest.mark.parametrize("name", ["sigmoid", "affine", "softmax_with_loss", "im2col_conv", "rnn_unrolled",
-                                  "siamese_triplet", "gan", "bit_unit", "overview"])
+                                  "siamese_triplet", "gan", "bit_unit", "attention",
+                                  "overview"])
 def test_every_graph_draws(name):
     import matplotlib
     matplotlib.use("Agg")

@@ -199,6 +199,20 @@ def bit_unit():
                  )
 
 
+def attention():
+    """Scaled dot-product attention: two matrix products around a masked softmax, with the
+    gradients each node sends back."""
+    nodes = [Node("q", "q (Lq, d)", 0, 1.2, "var"), Node("k", "k (Lk, d)", 0, -0.6, "var"),
+             Node("dot", "q·kᵀ/√d", 2.6, 0.3, "layer"), Node("mask", "mask", 5.2, 1.7, "var"),
+             Node("sm", "softmax\n(allowed keys)", 5.2, 0.3, "layer"), Node("v", "v (Lk, dv)", 5.2, -1.6, "var"),
+             Node("av", "A·v", 8.2, 0.3, "layer"), Node("out", "out (Lq, dv)", 10.6, 0.3, "var")]
+    edges = [Edge("q", "dot", "", "dS·k/√d"), Edge("k", "dot", "", "dSᵀ·q/√d"), Edge("mask", "sm"),
+             Edge("dot", "sm", "S", "dS"), Edge("sm", "av", "A", "d_out·vᵀ"), Edge("v", "av", "", "Aᵀ·d_out"),
+             Edge("av", "out", "", "d_out")]
+    return draw(nodes, edges, "Attention: A = softmax(q·kᵀ/√d) over the allowed keys, out = A·v; "
+                              "dS = A ⊙ (dA − Σ_keys dA ⊙ A)", size=(11, 4.2))
+
+
 def overview():
     """The README's picture: one spec, three implementations, the engine that compares them."""
     nodes = [Node("spec", "shared/concepts: the spec", 4.5, 2.2, "layer"),

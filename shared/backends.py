@@ -17,8 +17,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shared.checks import dtype_name
 from shared.lazy import import_tensorflow  # noqa: F401  (here too: the backends' users call it)
-from shared.trees import tree_map
+from shared.trees import flatten, tree_map
 
 BACKEND_NAMES = ("numpy", "torch", "tf")
 PACKAGES = {"numpy": "numpy_impl", "torch": "torch_impl", "tf": "tf_impl"}
@@ -42,6 +43,19 @@ def resolved(fn: Callable, backend: str, uses: str) -> Callable:
     """An oracle's or porting side's function with the module it `uses` (spec.Oracle)
     bound as `impl`; unchanged when it uses none."""
     return functools.partial(fn, impl=implementation(backend, uses)) if uses else fn
+
+
+def wrt_leaves(tree: dict[str, Any], wrt) -> dict[str, Any]:
+    """The differentiated inputs by path: `x` for an array input, `params.Wq` for each leaf of
+    a dict input (a layer's parameters); gradients come back under the same paths."""
+    return flatten({k: tree[k] for k in wrt})
+
+
+def output_parts(out, cotangent) -> list[tuple[Any, Any]]:
+    """(output leaf, its cotangent) pairs: one for a function returning one array, one per
+    part for a tuple (attention's output and weights each get a cotangent of their own)."""
+    outs, vs = flatten(out), flatten(cotangent)
+    return [(outs[path], vs[path]) for path in vs]
 
 
 @dataclass(frozen=True)
@@ -87,11 +101,11 @@ class NumpyBackend:
     def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
         if impl.backward is None:
             raise NotImplementedError("NumPy has no autodiff: this function has no backward")
-        out = np.asarray(impl.forward(**inputs, **kwargs))
+        out = tree_map(np.asarray, impl.forward(**inputs, **kwargs))
         grads = impl.backward(cotangent, **inputs, **kwargs)
         if len(wrt) == 1:
             grads = (grads,)
-        return out, {name: np.asarray(g) for name, g in zip(wrt, grads)}
+        return out, {path: np.asarray(g) for path, g in wrt_leaves(dict(zip(wrt, grads)), wrt).items()}
 
     def gpu_setup(self) -> dict[str, dict[str, Any]]:
         return {"tf32": {}, "determinism": {}}
@@ -151,18 +165,20 @@ class TorchBackend:
 
     def vjp(self, impl: Impl, inputs, kwargs, wrt, cotangent, device):
         torch = self.torch
-        tensors = {k: self.tensor(v, device, requires_grad=True) if k in wrt else self.convert(v, device)
-                   for k, v in inputs.items()}
+        tensors = {k: tree_map(lambda a: self.tensor(a, device, requires_grad=True), v) if k in wrt
+                   else self.convert(v, device) for k, v in inputs.items()}
         out = impl.forward(**tensors, **kwargs)
-        if not out.requires_grad:
-            # e.g. step(x) = (x > 0): no graph path, the derivative is 0 almost everywhere
-            return self.to_numpy(out), {k: np.zeros_like(inputs[k]) for k in wrt}
-        v = self.tensor(cotangent.astype(inputs[wrt[0]].dtype), device)
-        grads = torch.autograd.grad(out, [tensors[k] for k in wrt], grad_outputs=v,
-                                    allow_unused=True)
-        return self.to_numpy(out), {
-            k: np.zeros_like(inputs[k]) if g is None else self.to_numpy(g)
-            for k, g in zip(wrt, grads)}
+        given, leaves = wrt_leaves(inputs, wrt), wrt_leaves(tensors, wrt)
+        # an output with no graph path (step(x) = (x > 0)) has derivative 0 almost everywhere
+        parts = [(o, v) for o, v in output_parts(out, cotangent) if o.requires_grad]
+        grads = [None] * len(leaves)
+        if parts:
+            grads = torch.autograd.grad([o for o, _ in parts], list(leaves.values()),
+                                        grad_outputs=[self.tensor(v.astype(dtype_name(o)), device)
+                                                      for o, v in parts], allow_unused=True)
+        return tree_map(self.to_numpy, out), {
+            path: np.zeros_like(given[path]) if g is None else self.to_numpy(g)
+            for path, g in zip(leaves, grads)}
 
     def gpu_setup(self) -> dict[str, dict[str, Any]]:
         """TF32 off, deterministic algorithms on; returns the state for the report."""
@@ -234,14 +250,18 @@ class TFBackend:
         tf = self.tf
         with self.scope(device):
             tensors = self.convert(inputs, device)
+            leaves = wrt_leaves(tensors, wrt)
             with tf.GradientTape() as tape:
-                for k in wrt:
-                    tape.watch(tensors[k])
+                for t in leaves.values():
+                    tape.watch(t)
                 out = impl.forward(**tensors, **kwargs)
-            v = self.tensor(cotangent.astype(inputs[wrt[0]].dtype), device)
-            grads = tape.gradient(out, [tensors[k] for k in wrt], output_gradients=v,
+            parts = output_parts(out, cotangent)
+            grads = tape.gradient([o for o, _ in parts], list(leaves.values()),
+                                  output_gradients=[self.tensor(v.astype(o.dtype.name), device) for o, v in parts],
                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return self.to_numpy(out), {k: self.to_numpy(g) for k, g in zip(wrt, grads)}
+        # a gather's gradient (an embedding's) comes as IndexedSlices: made dense here
+        return tree_map(self.to_numpy, out), {path: self.to_numpy(tf.convert_to_tensor(g))
+                                              for path, g in zip(leaves, grads)}
 
     def gpu_setup(self) -> dict[str, dict[str, Any]]:
         tf = self.tf

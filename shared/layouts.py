@@ -9,6 +9,8 @@ Canonical (the math as the book and PyTorch write it):
   recurrent cells      Wx [D, G*H], Wh [H, G*H], gate blocks on the last axis: LSTM
                        (i, f, g, o), GRU (r, z, n) with biases bx, bh; RNN and LSTM one
                        bias b (see shared/concepts/_rnn.py)
+  multi-head attention Wq, Wk, Wv, Wo [d_model, d_model], bq, bk, bv, bo [d_model]: torch
+                       packs q, k, v into in_proj_weight [3 d, d]; Keras keeps [d, heads, d_head]
 
 TensorFlow and Keras keep images NHWC and kernels HWIO; Conv2DTranspose kernels
 [kh, kw, out, in]; DepthwiseConv2D kernels [kh, kw, C, M]. Both frameworks compute
@@ -194,3 +196,61 @@ def canonical_lstm_to_book(a):
     """Our LSTM gate blocks (i, f, g, o) in ゼロから作る 2's order (f, g, i, o)."""
     i, f, g, o = _gate_blocks(a, 4)
     return _concat([f, g, i, o], -1)
+
+
+# ---- attention ----------------------------------------------------------------------
+# Canonical multi-head attention parameters: Wq, Wk, Wv, Wo [d_model, d_model] and bq, bk,
+# bv, bo [d_model] in y = x W + b; head h owns columns h d_head .. (h+1) d_head - 1 of Wq,
+# Wk, Wv and the same rows of Wo.
+
+MHA_PARAMS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+
+
+def mha_to_torch(params) -> dict:
+    """A state_dict for nn.MultiheadAttention(d_model, heads): q, k and v packed into
+    in_proj_weight [3 d, d] (each block W.T, as nn.Linear keeps it) and in_proj_bias [3 d]."""
+    return {"in_proj_weight": _concat([_transpose(params[w], (1, 0)) for w in ("Wq", "Wk", "Wv")], 0),
+            "in_proj_bias": _concat([params[b] for b in ("bq", "bk", "bv")], 0),
+            "out_proj.weight": _transpose(params["Wo"], (1, 0)),
+            "out_proj.bias": params["bo"]}
+
+
+def mha_from_torch(state_dict) -> dict:
+    """Canonical parameters from nn.MultiheadAttention's state_dict (packed projections)."""
+    if "in_proj_weight" not in state_dict:
+        raise ValueError("this nn.MultiheadAttention keeps q_proj_weight, k_proj_weight and v_proj_weight "
+                         "apart (kdim or vdim differ from embed_dim): canonical attention has d_model everywhere")
+    weight, bias = state_dict["in_proj_weight"], state_dict["in_proj_bias"]
+    d = int(weight.shape[1])
+    params = {}
+    for i, name in enumerate("qkv"):
+        params[f"W{name}"] = _transpose(weight[i * d:(i + 1) * d], (1, 0))
+        params[f"b{name}"] = bias[i * d:(i + 1) * d]
+    params["Wo"] = _transpose(state_dict["out_proj.weight"], (1, 0))
+    params["bo"] = state_dict["out_proj.bias"]
+    return {name: params[name] for name in MHA_PARAMS}
+
+
+def mha_to_keras(params, num_heads: int) -> list:
+    """keras.layers.MultiHeadAttention(num_heads, key_dim=d_model // num_heads) weights in the
+    order of get_weights(): query kernel [d, heads, d_head] and bias [heads, d_head], the same
+    for key and value, output kernel [heads, d_head, d] and bias [d]."""
+    d = int(params["Wq"].shape[0])
+    split = (num_heads, d // num_heads)
+    weights = []
+    for name in "qkv":
+        weights += [_reshape(params[f"W{name}"], (d,) + split), _reshape(params[f"b{name}"], split)]
+    return weights + [_reshape(params["Wo"], split + (d,)), params["bo"]]
+
+
+def mha_from_keras(weights, num_heads: int) -> dict:
+    """Canonical parameters from keras.layers.MultiHeadAttention.get_weights()."""
+    if len(weights) != 8:
+        raise ValueError(f"expected the 8 weights of a MultiHeadAttention with biases, got {len(weights)}")
+    d = int(weights[0].shape[0])
+    params = {}
+    for i, name in enumerate("qkv"):
+        params[f"W{name}"] = _reshape(weights[2 * i], (d, d))
+        params[f"b{name}"] = _reshape(weights[2 * i + 1], (d,))
+    params["Wo"], params["bo"] = _reshape(weights[6], (d, d)), weights[7]
+    return {name: params[name] for name in MHA_PARAMS}

@@ -20,7 +20,7 @@ import numpy as np
 from shared import tolerances
 from shared.backends import Impl, resolved
 from shared.spec import Case, Concept, Tolerance
-from shared.trees import flatten, tree_map
+from shared.trees import flatten, leaf, tree_map, with_leaf
 
 # every comparison runs in both: float64 first (the math, the reference), then float32 (what people train in)
 DTYPES = ("float64", "float32")
@@ -145,18 +145,27 @@ def upcast(inputs: dict[str, Any]) -> dict[str, Any]:
     return tree_map(_cast("float64"), inputs)
 
 
-def cotangent_for(seed: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """A seeded random cotangent, representable exactly in `dtype`."""
-    rng = np.random.default_rng([seed, 0xC07])
+def cotangent_for(seed: int, shape: tuple[int, ...], dtype: str, part: int | None = None) -> np.ndarray:
+    """A seeded random cotangent, representable exactly in `dtype` (`part` draws another
+    one for each part of a tuple output)."""
+    rng = np.random.default_rng([seed, 0xC07] + ([] if part is None else [part]))
     return np.asarray(rng.standard_normal(shape)).astype(dtype).astype(np.float64)
+
+
+def cotangent_like(seed: int, out, dtype: str):
+    """A cotangent for each part of the output: one array, or a tuple (an attention's output
+    and its weights), each drawn on its own."""
+    if isinstance(out, (tuple, list)):
+        return tuple(cotangent_for(seed, np.shape(o), dtype, part=i) for i, o in enumerate(out))
+    return cotangent_for(seed, np.shape(out), dtype)
 
 
 @dataclass(frozen=True)
 class Reference:
     inputs: dict[str, Any]        # what the backend sees, in the dtype under test
     out: Any                      # NumPy float64 on the same (rounded, upcast) inputs
-    grads: dict[str, np.ndarray]
-    cotangent: np.ndarray | None  # float64 values, exact in the dtype under test
+    grads: dict[str, np.ndarray]  # by path: `x`, or `params.Wq` for a leaf of a dict input
+    cotangent: Any                # float64 values, exact in the dtype under test; a tuple for a tuple output
 
 
 def frozen(tree):
@@ -205,8 +214,8 @@ def _reference(concept: Concept, case: Case, dtype: str, impl: Impl | None) -> R
     exact = upcast(inputs)
     out = numpy.call(impl.forward, exact, case.kwargs, "cpu")
     v, grads = None, {}
-    if concept.differentiable:  # differentiable functions return one array
-        v = cotangent_for(case.seed, out.shape, dtype)
+    if concept.differentiable:
+        v = cotangent_like(case.seed, out, dtype)
         _, grads = numpy.vjp(impl, exact, case.kwargs, concept.differentiable, v, "cpu")
     return Reference(frozen(inputs), frozen(out), frozen(grads), frozen(v))
 
@@ -231,15 +240,14 @@ def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, entries
     return grad.reshape(x.shape) if entries is None else grad
 
 
-def numeric_vjp(fn: Callable, inputs: dict[str, Any], kwargs, name: str, v: np.ndarray) -> np.ndarray:
-    """d<f(x), v>/dx by central differences in float64."""
-    args = dict(inputs)
-
+def numeric_vjp(fn: Callable, inputs: dict[str, Any], kwargs, name: str, v) -> np.ndarray:
+    """d<f(x), v>/dx by central differences in float64; `name` is an input or the path of a
+    leaf inside one (`params.Wq`), `v` one cotangent per output part."""
     def inner_product(x):
-        args[name] = x
-        return np.sum(np.asarray(fn(**args, **kwargs)) * v)
+        out = flatten(fn(**with_leaf(inputs, name, x), **kwargs))
+        return sum(np.sum(np.asarray(out[path]) * w) for path, w in flatten(v).items())
 
-    return central_differences(inner_product, inputs[name])
+    return central_differences(inner_product, leaf(inputs, name))
 
 
 def _record(task: Task, check: str, tol: Tolerance, result: Comparison) -> Record:
@@ -298,7 +306,7 @@ def run_task(task: Task, *, impl: Impl | None = None, reference_impl: Impl | Non
         _check_against_reference(task, backend, impl, ref, check)
     else:
         _check_golden(task, ref, check)
-        for name in concept.differentiable:
+        for name in ref.grads:
             check("numeric", f"numeric:{name}", lambda tol, name=name: compare(
                 ref.grads[name],
                 numeric_vjp(impl.forward, upcast(ref.inputs), case.kwargs, name, ref.cotangent), tol))
@@ -342,8 +350,8 @@ def _check_against_reference(task, backend, impl, ref, check):
     # one backward pass serves the forward and every gradient record
     vjp = lazy_value(lambda: backend.vjp(impl, ref.inputs, case.kwargs, concept.differentiable,
                                          ref.cotangent, task.device))
-    check("forward", "forward", lambda tol: compare(vjp()[0], ref.out, tol))
-    for name in concept.differentiable:
+    _check_leaves(check, concept, lambda: vjp()[0], ref.out)
+    for name in ref.grads:
         check("grad", f"grad:{name}", lambda tol, name=name: compare(vjp()[1][name], ref.grads[name], tol))
 
 
@@ -375,14 +383,32 @@ def _check_layer(task, ref, check, records):
 def _check_oracle(task, backend, oracle, ref, tol) -> Comparison:
     concept, case = task.concept, task.case
     fn = resolved(oracle.fn, task.backend, oracle.uses)
+    want = output_leaves(concept, ref.out)
+    if oracle.outputs:  # the API returns some parts only (F.scaled_dot_product_attention: no weights)
+        want = {name: want[name] for name in oracle.outputs}
+
+    def leaves(out):
+        return dict(zip(oracle.outputs, out)) if oracle.outputs else output_leaves(concept, out)
+
     if task.backend == "numpy" or not concept.differentiable or not oracle.differentiable:
         out = backend.call(fn, ref.inputs, case.kwargs, task.device)
-        want = output_leaves(concept, ref.out)
-        return merge(list(compare_leaves(output_leaves(concept, out), want, tol).values()))
-    out, grads = backend.vjp(Impl(fn), ref.inputs, case.kwargs, concept.differentiable,
-                             ref.cotangent, task.device)
-    return merge([compare(out, ref.out, tol)] +
-                 [compare(grads[k], ref.grads[k], tol) for k in concept.differentiable])
+        return merge(list(compare_leaves(leaves(out), want, tol).values()))
+    v, want_grads = ref.cotangent, ref.grads
+    if oracle.outputs:  # the reference's gradients with a cotangent on those parts alone
+        v, want_grads = _restricted_vjp(concept, case, ref, oracle.outputs)
+    out, grads = backend.vjp(Impl(fn), ref.inputs, case.kwargs, concept.differentiable, v, task.device)
+    return merge(list(compare_leaves(leaves(out), want, tol).values()) +
+                 [compare(grads[k], want_grads[k], tol) for k in want_grads])
+
+
+def _restricted_vjp(concept, case, ref, outputs):
+    """(the cotangents of `outputs`, the NumPy float64 gradients with zero on every other part)."""
+    from shared.backends import get
+    numpy = get("numpy")
+    parts = dict(zip(concept.outputs, ref.cotangent))
+    v = tuple(parts[name] if name in outputs else np.zeros_like(w) for name, w in parts.items())
+    _, grads = numpy.vjp(numpy.impl(concept), upcast(ref.inputs), case.kwargs, concept.differentiable, v, "cpu")
+    return tuple(parts[name] for name in outputs), grads
 
 
 def plan(concepts: Iterable[Concept], backends: Iterable[str], dtypes: Iterable[str],

@@ -73,7 +73,9 @@ class Oracle:
     its gradients are compared. An oracle built on one of the project's own modules (our
     timm-named ResNetV2) names it in `uses` ("bit"): the engine imports that module of the
     backend's package and passes it as the keyword `impl`, so that no spec imports the
-    code under test.
+    code under test. An API that returns only some parts of a tuple output names them in
+    `outputs` and returns those, in that order; its gradients are then compared with the
+    reference's for a cotangent on those parts alone.
     """
 
     backend: str
@@ -82,6 +84,7 @@ class Oracle:
     applies: Callable[[Case], bool] = lambda case: True
     differentiable: bool = True  # False where the framework defines no derivative
     uses: str = ""
+    outputs: tuple[str, ...] = ()  # the parts of a tuple output it returns, where not all
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,9 @@ class Concept:
     The implementations are `<package>.<module>.<function>` in each of numpy_impl,
     torch_impl and tf_impl (`function` defaults to `name`); NumPy also has
     `<function>_backward(dy, **inputs, **kwargs)` returning the gradient of each name in
-    `differentiable`, in that order. All three call the spec module's `validate` first,
-    so bad input fails the same way everywhere.
+    `differentiable`, in that order (a dict input, a layer's parameters, gets a dict of
+    gradients; a tuple output gets `dy` as a tuple, one cotangent per part). All three
+    call the spec module's `validate` first, so bad input fails the same way everywhere.
 
     A function that returns a tuple names its parts in `outputs`; each part (and each
     leaf of a dict inside it) is compared on its own, as `forward:<path>`.

@@ -28,3 +28,22 @@ def flatten(tree, prefix: str = "") -> dict[str, Any]:
     for key, value in items:
         leaves.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return leaves
+
+
+def leaf(tree, path: str):
+    """The leaf at a dotted path ('' is the tree itself)."""
+    for key in path.split(".") if path else ():
+        tree = tree[int(key) if isinstance(tree, (list, tuple)) else key]
+    return tree
+
+
+def with_leaf(tree, path: str, value):
+    """A copy of the tree's containers along `path` with that leaf replaced by `value`."""
+    if not path:
+        return value
+    key, _, rest = path.partition(".")
+    if isinstance(tree, dict):
+        return {**tree, key: with_leaf(tree[key], rest, value)}
+    items = list(tree)
+    items[int(key)] = with_leaf(items[int(key)], rest, value)
+    return type(tree)(items)

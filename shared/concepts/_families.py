@@ -34,6 +34,10 @@ FAMILIES = (
            book="① 8章 (より深いネットワーク, ResNet)",
            syllabus="深層学習の応用: 画像認識 (ResNet), 様々な学習方法 (転移学習, ファインチューニング); "
                     "深層学習の基礎: 正規化 (グループ正規化)"),
+    Family("attention_transformer", "Attention and the Transformer",
+           book="② 8章 Attention (Attention付きseq2seq, 双方向RNN, Transformer)",
+           syllabus="深層学習の応用: 自然言語処理 (Transformer, Attention, Multi-Head Attention, 位置エンコーディング); "
+                    "深層学習の基礎: 正規化 (レイヤー正規化)"),
 )
 
 
