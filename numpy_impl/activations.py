@@ -3,6 +3,8 @@
 Each `<name>_backward(dy, x, ...)` returns dL/dx given dy = dL/dy: the chain rule for
 one node of the computational graph 計算グラフ.
 """
+import math
+
 import numpy as np
 from scipy.special import erf
 
@@ -73,7 +75,8 @@ def leaky_relu_backward(dy, x, *, negative_slope=0.01):
     return np.where(x > 0, dy, negative_slope * dy)
 
 
-SQRT_2_OVER_PI = np.sqrt(2 / np.pi)
+# Python floats, not NumPy scalars: under NumPy 2 a np.float64 scalar turns a float32 array into float64
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 GELU_TANH_C = 0.044715
 
 
@@ -81,7 +84,7 @@ def gelu(x, *, approximate="none"):
     gelu_spec.validate(x, approximate=approximate)
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_C * x ** 3)))
-    return 0.5 * x * (1 + erf(x / np.sqrt(2)))  # x * Phi(x), Phi the normal CDF
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))  # x * Phi(x), Phi the normal CDF
 
 
 def gelu_backward(dy, x, *, approximate="none"):
@@ -89,8 +92,8 @@ def gelu_backward(dy, x, *, approximate="none"):
         t = np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_C * x ** 3))
         dt = (1 - t ** 2) * SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x ** 2)
         return dy * (0.5 * (1 + t) + 0.5 * x * dt)
-    cdf = 0.5 * (1 + erf(x / np.sqrt(2)))
-    pdf = np.exp(-0.5 * x ** 2) / np.sqrt(2 * np.pi)
+    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+    pdf = np.exp(-0.5 * x ** 2) / math.sqrt(2 * math.pi)
     return dy * (cdf + x * pdf)  # d/dx x Phi(x) = Phi(x) + x phi(x)
 
 

@@ -4,6 +4,8 @@ by hand (ゼロから作るDeep Learning ❷ 8章 Attention; Vaswani et al. 2017
 A mask is boolean, True = may attend (shared/concepts/_attention.py). A query whose every
 key is masked out attends to nothing: zero weights, zero output.
 """
+import math
+
 import numpy as np
 
 from shared.concepts import _attention
@@ -39,7 +41,7 @@ def masked_softmax(scores, allowed):
 
 def attend(q, k, v, allowed):
     """(out, weights): weights = softmax(q k^T / sqrt(d_k)) over the allowed keys, out = weights v."""
-    scores = q @ _swap(k) / np.sqrt(q.shape[-1])
+    scores = q @ _swap(k) / math.sqrt(q.shape[-1])  # a Python float keeps float32 float32
     weights = masked_softmax(scores, allowed)
     return weights @ v, weights
 
@@ -51,7 +53,7 @@ def attend_backward(d_out, d_weights, q, k, v, weights):
     if d_weights is not None:
         dw = dw + d_weights
     # softmax's backward; a masked weight is 0, so its score gets no gradient
-    ds = weights * (dw - (dw * weights).sum(axis=-1, keepdims=True)) / np.sqrt(q.shape[-1])
+    ds = weights * (dw - (dw * weights).sum(axis=-1, keepdims=True)) / math.sqrt(q.shape[-1])
     return ds @ k, _swap(ds) @ q, dv
 
 

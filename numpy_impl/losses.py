@@ -19,11 +19,13 @@ def one_hot(labels, num_classes, axis, dtype):
     return np.moveaxis(np.eye(num_classes, dtype=dtype)[labels], -1, axis)
 
 
-def _targets(y, t, kind, axis):
-    """Targets as probabilities on y's class axis, whichever form they came in."""
-    if kind == "labels":
-        return one_hot(t, y.shape[axis], axis, y.dtype)
-    return t.astype(y.dtype)
+def _targets(y, t, kind, axis, label_smoothing=0.0):
+    """Targets as probabilities on y's class axis, whichever form they came in; label smoothing
+    moves `label_smoothing` of each target's mass to the uniform distribution over the K classes."""
+    t = one_hot(t, y.shape[axis], axis, y.dtype) if kind == "labels" else t.astype(y.dtype)
+    if label_smoothing:
+        t = (1 - label_smoothing) * t + label_smoothing / y.shape[axis]
+    return t
 
 
 def _reduce(per_example, reduction):
@@ -42,18 +44,21 @@ def _unreduce(dy, per_example_shape, reduction, dtype):
     return np.full(per_example_shape, dy / count, dtype=dtype)
 
 
-def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
-    t = _targets(y, t, kind, axis)
+def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD,
+                  label_smoothing=0.0):
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard,
+                                  label_smoothing=label_smoothing)
+    t = _targets(y, t, kind, axis, label_smoothing)
     # from probabilities: the book's log(y + 1e-7) keeps log(0) = -inf out of the sum
     log_p = log_softmax(y, axis=axis) if from_logits else np.log(y + log_guard)
     return _reduce(-np.sum(t * log_p, axis=axis), reduction)
 
 
 def cross_entropy_backward(dy, y, t, *, from_logits=False, axis=-1, reduction="mean",
-                           log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
-    t = _targets(y, t, kind, axis)
+                           log_guard=BOOK_LOG_GUARD, label_smoothing=0.0):
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard,
+                                  label_smoothing=label_smoothing)
+    t = _targets(y, t, kind, axis, label_smoothing)
     per_example_shape = y.shape[:axis] + y.shape[axis + 1:]
     d_example = np.expand_dims(_unreduce(dy, per_example_shape, reduction, y.dtype), axis)
     if from_logits:

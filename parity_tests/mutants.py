@@ -9,10 +9,12 @@ def softmax_without_max_shift(x, *, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def cross_entropy_divided_by_classes(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=1e-7):
+def cross_entropy_divided_by_classes(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=1e-7,
+                                     label_smoothing=0.0):
     # divides the summed loss by the number of classes instead of the batch size
     from numpy_impl.losses import cross_entropy
-    total = cross_entropy(y, t, from_logits=from_logits, axis=axis, reduction="sum", log_guard=log_guard)
+    total = cross_entropy(y, t, from_logits=from_logits, axis=axis, reduction="sum", log_guard=log_guard,
+                          label_smoothing=label_smoothing)
     return total / y.shape[axis] if reduction == "mean" else total
 
 

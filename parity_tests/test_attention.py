@@ -98,3 +98,37 @@ def test_a_torch_attention_with_separate_kdim_is_refused_with_the_reason():
 def test_keras_weights_without_biases_are_refused():
     with pytest.raises(ValueError, match="expected the 8 weights of a MultiHeadAttention with biases, got 4"):
         layouts.mha_from_keras([np.ones((D, HEADS, 4))] * 4, HEADS)
+
+
+def _layer_params(kind):
+    from shared.concepts import _transformer
+    sublayers = _transformer.ENCODER if kind == "encoder" else _transformer.DECODER
+    return _transformer.init_params(np.random.default_rng(23), D, 2 * D, sublayers)
+
+
+def _leaves(tree, prefix=""):
+    from shared.trees import flatten
+    return flatten(tree, prefix)
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+@pytest.mark.parametrize("framework", KINDS)
+def test_layer_round_trips_through_torch_names_are_exact(kind, framework):
+    params = _layer_params(kind)
+    to, back = getattr(layouts, f"{kind}_layer_to_torch"), getattr(layouts, f"{kind}_layer_from_torch")
+    converted = to({k: _as(framework, v) if isinstance(v, dict) else _as(framework, {"a": v})["a"]
+                    for k, v in params.items()})
+    again = _leaves(back(converted))
+    assert again.keys() == _leaves(params).keys()
+    assert all(np.array_equal(np.asarray(again[path]), value) for path, value in _leaves(params).items())
+
+
+@needs("torch")
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+def test_torch_transformer_layers_load_the_state_dict_strictly(kind):
+    import torch
+    layer = {"encoder": torch.nn.TransformerEncoderLayer, "decoder": torch.nn.TransformerDecoderLayer}[kind]
+    module = layer(D, HEADS, dim_feedforward=2 * D, batch_first=True, dtype=torch.float64)
+    state = getattr(layouts, f"{kind}_layer_to_torch")(_layer_params(kind))
+    # strict: every name torch has, none it lacks, each of torch's shape
+    module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)

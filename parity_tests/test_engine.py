@@ -126,3 +126,16 @@ def test_tuple_outputs_are_named_by_the_concept():
     assert set(leaves) == {"param", "state.m", "state.v", "state.t"}
     with pytest.raises(TypeError, match="adam_step must return a tuple"):
         parity.output_leaves(concept, np.ones(2))
+
+
+def test_a_float32_task_that_computes_in_float64_fails_its_forward_check():
+    # np.sqrt(2) is a NumPy float64 scalar: under NumPy 2 it promotes a float32 array, and the
+    # float64 result would compare well with the float64 reference
+    from shared.backends import Impl
+    from shared.concepts import get
+    concept = get("relu")
+    task = parity.Task(concept, concept.cases[0], "numpy", "float32", "cpu")
+    records = parity.run_task(task, impl=Impl(lambda x: np.maximum(x, 0) * np.sqrt(2) / np.sqrt(2),
+                                              lambda dy, x: dy * (x > 0)))
+    forward = [r for r in records if r.check == "forward"]
+    assert forward and not forward[0].passed and "float64 where the inputs are float32" in forward[0].note

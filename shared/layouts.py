@@ -254,3 +254,57 @@ def mha_from_keras(weights, num_heads: int) -> dict:
         params[f"b{name}"] = _reshape(weights[2 * i + 1], (d,))
     params["Wo"], params["bo"] = _reshape(weights[6], (d, d)), weights[7]
     return {name: params[name] for name in MHA_PARAMS}
+
+
+# ---- Transformer layers --------------------------------------------------------------
+# Canonical encoder layer: {"self_attn": MHA params, "W1" [d, d_ff], "b1", "W2" [d_ff, d], "b2",
+# "norm1": {"gamma", "beta"}, "norm2": {...}}; a decoder layer adds "cross_attn" and "norm3".
+# torch's nn.TransformerEncoderLayer / DecoderLayer name them self_attn.*, multihead_attn.*,
+# linear1, linear2 (nn.Linear: weight = W.T) and norm1..3 (weight = gamma, bias = beta).
+
+def _layer_to_torch(params, attentions, norms) -> dict:
+    state = {}
+    for ours, theirs in attentions:
+        state.update({f"{theirs}.{k}": v for k, v in mha_to_torch(params[ours]).items()})
+    for i in (1, 2):
+        state[f"linear{i}.weight"] = _transpose(params[f"W{i}"], (1, 0))
+        state[f"linear{i}.bias"] = params[f"b{i}"]
+    for norm in norms:
+        state[f"{norm}.weight"], state[f"{norm}.bias"] = params[norm]["gamma"], params[norm]["beta"]
+    return state
+
+
+def _layer_from_torch(state, attentions, norms) -> dict:
+    params = {}
+    for ours, theirs in attentions:
+        prefix = f"{theirs}."
+        params[ours] = mha_from_torch({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    for i in (1, 2):
+        params[f"W{i}"], params[f"b{i}"] = _transpose(state[f"linear{i}.weight"], (1, 0)), state[f"linear{i}.bias"]
+    for norm in norms:
+        params[norm] = {"gamma": state[f"{norm}.weight"], "beta": state[f"{norm}.bias"]}
+    return params
+
+
+_ENCODER = ((("self_attn", "self_attn"),), ("norm1", "norm2"))
+_DECODER = ((("self_attn", "self_attn"), ("cross_attn", "multihead_attn")), ("norm1", "norm2", "norm3"))
+
+
+def encoder_layer_to_torch(params) -> dict:
+    """A state_dict for nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward)."""
+    return _layer_to_torch(params, *_ENCODER)
+
+
+def encoder_layer_from_torch(state_dict) -> dict:
+    """Canonical encoder-layer parameters from nn.TransformerEncoderLayer's state_dict."""
+    return _layer_from_torch(state_dict, *_ENCODER)
+
+
+def decoder_layer_to_torch(params) -> dict:
+    """A state_dict for nn.TransformerDecoderLayer (cross-attention is its `multihead_attn`)."""
+    return _layer_to_torch(params, *_DECODER)
+
+
+def decoder_layer_from_torch(state_dict) -> dict:
+    """Canonical decoder-layer parameters from nn.TransformerDecoderLayer's state_dict."""
+    return _layer_from_torch(state_dict, *_DECODER)

@@ -91,7 +91,7 @@ def compare(got, want, tol: Tolerance) -> Comparison:
         return _failure("infinity where the reference is finite (or the reverse)")
     diff = np.abs(got[finite] - want[finite])
     scale = np.abs(want[finite])
-    atol = tol.atol * float(scale.max(initial=0.0)) if tol.scaled else tol.atol
+    atol = max(tol.floor, tol.atol * float(scale.max(initial=0.0))) if tol.scaled else tol.atol
     max_abs = float(diff.max(initial=0.0))
     nonzero = scale > 0
     max_rel = float((diff[nonzero] / scale[nonzero]).max(initial=0.0))
@@ -332,25 +332,34 @@ def lazy_value(compute: Callable[[], Any]) -> Callable[[], Any]:
     return value
 
 
-def _check_leaves(check, concept, got: Callable[[], Any], want):
-    """One record per output leaf: `forward` for one array, `forward:<path>` for a tuple."""
+def _check_leaves(check, concept, got: Callable[[], Any], want, dtype: str | None = None):
+    """One record per output leaf: `forward` for one array, `forward:<path>` for a tuple. With
+    `dtype`, a floating output in another dtype fails (a float32 run that computed in float64,
+    as a NumPy float64 scalar does to a float32 array under NumPy 2, compares well and is wrong)."""
     want = output_leaves(concept, want)
     leaves = lazy_value(lambda: output_leaves(concept, got()))
+
+    def measure(path, tol):
+        value = leaves().get(path)
+        kind = np.asarray(value).dtype if value is not None else None
+        if dtype and kind is not None and kind.kind == "f" and kind.name != dtype:
+            return _failure(f"the output is {kind.name} where the inputs are {dtype}")
+        return compare_leaves(leaves(), {path: want[path]}, tol)[path]
+
     for path in want:
-        check("forward", f"forward:{path}" if path else "forward",
-              lambda tol, path=path: compare_leaves(leaves(), {path: want[path]}, tol)[path])
+        check("forward", f"forward:{path}" if path else "forward", lambda tol, path=path: measure(path, tol))
 
 
 def _check_against_reference(task, backend, impl, ref, check):
     concept, case = task.concept, task.case
     if not concept.differentiable:
         _check_leaves(check, concept, lambda: backend.call(impl.forward, ref.inputs, case.kwargs, task.device),
-                      ref.out)
+                      ref.out, task.dtype)
         return
     # one backward pass serves the forward and every gradient record
     vjp = lazy_value(lambda: backend.vjp(impl, ref.inputs, case.kwargs, concept.differentiable,
                                          ref.cotangent, task.device))
-    _check_leaves(check, concept, lambda: vjp()[0], ref.out)
+    _check_leaves(check, concept, lambda: vjp()[0], ref.out, task.dtype)
     for name in ref.grads:
         check("grad", f"grad:{name}", lambda tol, name=name: compare(vjp()[1][name], ref.grads[name], tol))
 

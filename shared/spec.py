@@ -22,12 +22,15 @@ class Tolerance:
     With `scaled`, atol is relative to the largest |want| of the compared array: a
     norm-wise bound, for arrays whose rounding comes from sums over many terms and so
     scales with the array's magnitude (an optimizer's second moments are ~1e-9 where
-    the parameters are ~1; a fixed atol would be meaningless for one or the other)."""
+    the parameters are ~1; a fixed atol would be meaningless for one or the other).
+    `floor` keeps a scaled atol from vanishing on an array that is 0 in exact arithmetic
+    and holds only the rounding noise of its neighbours."""
 
     atol: float
     rtol: float
     reason: str
     scaled: bool = False
+    floor: float = 0.0  # with `scaled`: the absolute atol never goes below this
 
 
 @dataclass(frozen=True)

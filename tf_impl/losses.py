@@ -21,9 +21,13 @@ def _reduce(per_example, reduction):
     return per_example
 
 
-def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD):
-    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard)
+def cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD,
+                  label_smoothing=0.0):
+    axis, kind = ce_spec.validate(y, t, from_logits=from_logits, axis=axis, reduction=reduction, log_guard=log_guard,
+                                  label_smoothing=label_smoothing)
     t = one_hot(t, y.shape[axis], axis, y.dtype) if kind == "labels" else tf.cast(t, y.dtype)
+    if label_smoothing:  # mass to the uniform distribution over the K classes
+        t = (1 - label_smoothing) * t + label_smoothing / y.shape[axis]
     log_p = log_softmax(y, axis=axis) if from_logits else tf.math.log(y + log_guard)
     return _reduce(-tf.reduce_sum(t * log_p, axis=axis), reduction)
 

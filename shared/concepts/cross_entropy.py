@@ -11,8 +11,9 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def validate(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=BOOK_LOG_GUARD,
-             concept="cross_entropy", y_name="y"):
+             concept="cross_entropy", y_name="y", label_smoothing=0.0):
     """Returns (axis >= 0, "labels" | "probabilities")."""
+    checks.require_number_in(concept, "label_smoothing", label_smoothing, 0.0, 1.0)
     checks.require_float(concept, y_name, y)
     checks.require_min_rank(concept, y_name, y, 1)
     checks.require_nonempty(concept, y_name, y)
@@ -87,6 +88,14 @@ def _logits_class_axis_1(rng):
     return {"y": rng.standard_normal((2, 4, 3)), "t": rng.integers(0, 4, (2, 3))}
 
 
+def _smoothed_by_hand(inputs):
+    return np.array(-(0.1 * math.log(1 / 8) + 0.1 * math.log(2 / 8) + 0.8 * math.log(5 / 8)))
+
+
+def _smoothed(case):
+    return case.kwargs.get("label_smoothing", 0.0) > 0
+
+
 def _is_labels(case):
     inputs = case.inputs()
     return inputs["t"].shape != inputs["y"].shape
@@ -116,6 +125,14 @@ CASES = (
          {"from_logits": True}, golden=lambda i: np.array(20 + math.log1p(math.exp(-10) + math.exp(-20)))),
     Case("logits-class-axis-1", _logits_class_axis_1, {"from_logits": True, "axis": 1}, seed=26,
          note="classes on dim 1 as torch wants for (N, C, d1); Keras wants them last"),
+    Case("label-smoothing-by-hand", lambda rng: {"y": np.log(np.array([[1.0, 2.0, 5.0]])), "t": np.array([2])},
+         {"from_logits": True, "label_smoothing": 0.3}, golden=_smoothed_by_hand,
+         note="softmax (1/8, 2/8, 5/8), label 2, eps 0.3: targets (0.1, 0.1, 0.8)"),
+    Case("label-smoothing-logits-labels", _logits_labels, {"from_logits": True, "label_smoothing": 0.1}, seed=27,
+         note="the Transformer's eps_ls = 0.1 (Vaswani et al. 2017, 5.4)"),
+    Case("label-smoothing-soft-targets", _logits_soft, {"from_logits": True, "label_smoothing": 0.2}, seed=28),
+    Case("label-smoothing-probabilities", _labels, {"label_smoothing": 0.1}, seed=29,
+         note="from probabilities, the book's log(y + 1e-7), with smoothed targets"),
 )
 
 
@@ -125,7 +142,7 @@ def reduce_tf(loss, reduction):
     return {"mean": tf.reduce_mean, "sum": tf.reduce_sum}.get(reduction, lambda v: v)(loss)
 
 
-def _torch_cross_entropy(y, t, from_logits=True, axis=-1, reduction="mean"):
+def _torch_cross_entropy(y, t, from_logits=True, axis=-1, reduction="mean", label_smoothing=0.0):
     torch = lazy.torch()
     if t.shape == y.shape:  # probability targets move with the classes
         t = t.to(y.dtype)
@@ -133,7 +150,7 @@ def _torch_cross_entropy(y, t, from_logits=True, axis=-1, reduction="mean"):
             t = torch.movedim(t, axis, 1)
     if y.dim() > 1:
         y = torch.movedim(y, axis, 1)  # torch wants classes on dim 1
-    return lazy.F().cross_entropy(y, t, reduction=reduction)
+    return lazy.F().cross_entropy(y, t, reduction=reduction, label_smoothing=label_smoothing)
 
 
 def _torch_nll_of_guarded_log(y, t, reduction="mean", **_):
@@ -153,11 +170,11 @@ def _tf_sparse_softmax_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
     return reduce_tf(loss, reduction)
 
 
-def _keras_ce(y, t, from_logits=True, axis=-1, reduction="mean"):
+def _keras_ce(y, t, from_logits=True, axis=-1, reduction="mean", label_smoothing=0.0):
     keras = lazy.keras()
     if t.shape == y.shape:
-        loss = keras.losses.categorical_crossentropy(lazy.tf().cast(t, y.dtype), y,
-                                                     from_logits=True, axis=axis)
+        loss = keras.losses.categorical_crossentropy(lazy.tf().cast(t, y.dtype), y, from_logits=True, axis=axis,
+                                                     label_smoothing=label_smoothing)
     else:
         # Keras' sparse form supports only axis=-1: classes move last
         y = lazy.tf().experimental.numpy.moveaxis(y, axis, -1)
@@ -252,6 +269,23 @@ PORTING = (
                    _keras_cce(from_logits=True, axis=1)),
         source="torch.nn.CrossEntropyLoss shape docs; keras CategoricalCrossentropy(axis=-1)"),
     PortingCase(
+        "keras-sparse-cce-has-no-label-smoothing",
+        "torch's CrossEntropyLoss(label_smoothing=0.1) takes integer labels; Keras' "
+        "SparseCategoricalCrossentropy has no label_smoothing argument, so a port of integer labels "
+        "silently trains without it. One-hot the labels and use CategoricalCrossentropy(label_smoothing=0.1).",
+        _logits_labels,
+        reference=Side("torch", "F.cross_entropy(logits, labels, label_smoothing=0.1)",
+                       lambda y, t: lazy.F().cross_entropy(y, t, label_smoothing=0.1)),
+        naive=Side("tf", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)",
+                   lambda y, t: lazy.keras().losses.SparseCategoricalCrossentropy(from_logits=True)(t, y)),
+        fixed=Side("tf", "keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)"
+                         "(one_hot(labels, 5), logits)",
+                   lambda y, t: _keras_cce(from_logits=True, label_smoothing=0.1)(y, lazy.tf().one_hot(t, 5))),
+        seed=2350,
+        source="torch.nn.CrossEntropyLoss(label_smoothing=0.0); keras.losses.SparseCategoricalCrossentropy("
+               "from_logits=False, ignore_class=None, ...): no label_smoothing; "
+               "keras.losses.CategoricalCrossentropy(label_smoothing=0.0)"),
+    PortingCase(
         "keras-loss-object-float32",
         "A Keras 3 loss object computes in floatx (float32) even for float64 inputs unless "
         "given dtype=; torch keeps float64.",
@@ -273,10 +307,12 @@ CONCEPT = Concept(
     hints=(Hint("forward", "check the 1/N: the loss is the sum over the batch divided by the batch size N, "
                   "not by the number of classes"),),
     math="E = -(1/N) sum_n sum_k t_nk log(y_nk + 1e-7)  (probabilities, the book's guard);  "
-         "from logits: log y = log_softmax(x)",
+         "from logits: log y = log_softmax(x);  label smoothing: t <- (1 - eps) t + eps / K;  "
+         "dx = (softmax(x) sum_k t_k - t) / N from logits",
     japanese="交差エントロピー誤差",
-    signature='cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=1e-7); '
-              "t one-hot/probabilities (y's shape) or integer labels (y's shape without axis)",
+    signature='cross_entropy(y, t, *, from_logits=False, axis=-1, reduction="mean", log_guard=1e-7, '
+              "label_smoothing=0.0); t one-hot/probabilities (y's shape) or integer labels (y's shape without "
+              "axis); label smoothing uses (1 - eps) t + eps / K, as torch and Keras",
     differentiable=("y",),
     cases=CASES,
     error_cases=(
@@ -299,13 +335,15 @@ CONCEPT = Concept(
     ),
     oracles=(
         Oracle("torch", "F.cross_entropy", _torch_cross_entropy, applies=_from_logits),
+        # these three take no label_smoothing; Keras' sparse form neither (porting case)
         Oracle("torch", "F.nll_loss(log(y + 1e-7))", _torch_nll_of_guarded_log,
-               applies=lambda c: not _from_logits(c) and _is_labels(c)),
+               applies=lambda c: not _from_logits(c) and _is_labels(c) and not _smoothed(c)),
         Oracle("tf", "tf.nn.softmax_cross_entropy_with_logits", _tf_softmax_ce,
-               applies=lambda c: _from_logits(c) and not _is_labels(c)),
+               applies=lambda c: _from_logits(c) and not _is_labels(c) and not _smoothed(c)),
         Oracle("tf", "tf.nn.sparse_softmax_cross_entropy_with_logits", _tf_sparse_softmax_ce,
-               applies=lambda c: _from_logits(c) and _is_labels(c)),
-        Oracle("tf", "keras.losses.(sparse_)categorical_crossentropy", _keras_ce, applies=_from_logits),
+               applies=lambda c: _from_logits(c) and _is_labels(c) and not _smoothed(c)),
+        Oracle("tf", "keras.losses.(sparse_)categorical_crossentropy", _keras_ce,
+               applies=lambda c: _from_logits(c) and not (_is_labels(c) and _smoothed(c))),
     ),
     porting=PORTING,
     skips=(

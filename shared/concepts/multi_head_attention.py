@@ -15,27 +15,28 @@ from shared.spec import Case, Concept, ErrorCase, Oracle, Override, PortingCase,
 NAME = "multi_head_attention"
 
 
-def validate(query, key, value, params, *, num_heads, mask, causal):
-    """Returns (batch, Lq, d_model)."""
-    checks.require_floats(NAME, query=query, key=key, value=value)
-    for arg, a in (("query", query), ("key", key), ("value", value)):
-        checks.require_rank(NAME, arg, a, (3,), " ([batch, length, d_model])")
+def validate(query, key, value, params, *, num_heads, mask, causal, concept=NAME, arg="params"):
+    """Returns (batch, Lq, d_model). A layer built on attention passes its own name as
+    `concept` and the path of the attention's parameters as `arg`, for its messages."""
+    checks.require_floats(concept, query=query, key=key, value=value)
+    for what, a in (("query", query), ("key", key), ("value", value)):
+        checks.require_rank(concept, what, a, (3,), " ([batch, length, d_model])")
     (b, lq, d), ks, vs = checks.shape_of(query), checks.shape_of(key), checks.shape_of(value)
     if ks != (b, ks[1], d) or vs != ks:
-        raise ValueError(f"{NAME}: key and value must have the shape [batch = {b}, Lk, d_model = {d}], one "
+        raise ValueError(f"{concept}: key and value must have the shape [batch = {b}, Lk, d_model = {d}], one "
                          f"shape for both, got {ks} and {vs}")
-    checks.require_nonempty(NAME, "query", query, "attention needs at least one query")
-    checks.require_nonempty(NAME, "key", key, "attention needs at least one key")
+    checks.require_nonempty(concept, "query", query, "attention needs at least one query")
+    checks.require_nonempty(concept, "key", key, "attention needs at least one key")
     if not isinstance(num_heads, numbers.Integral) or isinstance(num_heads, bool) or num_heads < 1:
-        raise ValueError(f"{NAME}: num_heads must be an int >= 1, got {num_heads!r}")
+        raise ValueError(f"{concept}: num_heads must be an int >= 1, got {num_heads!r}")
     if d % num_heads:
-        raise ValueError(f"{NAME}: d_model = {d} is not divisible by num_heads = {num_heads}: every head "
+        raise ValueError(f"{concept}: d_model = {d} is not divisible by num_heads = {num_heads}: every head "
                          "takes d_model / num_heads features")
-    checks.require_keys(NAME, "params", params, layouts.MHA_PARAMS)
-    checks.require_tree(NAME, "params", params, checks.dtype_name(query))
-    checks.require_shapes(NAME, "params", params, {name: (d, d) if name[0] == "W" else (d,)
+    checks.require_keys(concept, arg, params, layouts.MHA_PARAMS)
+    checks.require_tree(concept, arg, params, checks.dtype_name(query))
+    checks.require_shapes(concept, arg, params, {name: (d, d) if name[0] == "W" else (d,)
                                                      for name in layouts.MHA_PARAMS}, "x W + b, d_model = " + str(d))
-    _attention.validate_mask(NAME, mask, (b, num_heads, lq, ks[1]), causal)
+    _attention.validate_mask(concept, mask, (b, num_heads, lq, ks[1]), causal)
     return b, lq, d
 
 
